@@ -1,0 +1,36 @@
+"""The ttt_gym memory-environment suite, importable as ``ttt_envs``.
+
+Importing this module must stay cheap and must not import ``gymnasium`` at top level beyond its
+registration module: gymnasium calls :func:`register_envs` through its plugin entry point while it is
+itself still being imported.
+"""
+
+from __future__ import annotations
+
+NAMESPACE = "ttt_gym"
+
+#: Registered ids (without namespace) -> entry point. Each env owns its horizon (its ``max_steps``
+#: argument truncates the episode), so no ``TimeLimit`` wrapper is registered on top.
+ENV_SPECS: dict[str, str] = {
+    "MysteryPath-v0": "ttt_envs.mystery_path:MysteryPathEnv",
+    "CoinSearch-v0": "ttt_envs.coin_search:CoinSearchEnv",
+    "ConfoundedControls-v0": "ttt_envs.confounded_controls:ConfoundedControlsEnv",
+    "MaskedCartPole-v1": "ttt_envs.masked:MaskedCartPoleEnv",
+    "MaskedAcrobot-v1": "ttt_envs.masked:MaskedAcrobotEnv",
+}
+
+#: Fully qualified ids, in registration order.
+ENV_IDS: tuple[str, ...] = tuple(f"{NAMESPACE}/{name}" for name in ENV_SPECS)
+
+
+def register_envs() -> None:
+    """Register every id under the ``ttt_gym/`` namespace; safe to call more than once."""
+    from gymnasium.envs.registration import register, registry
+
+    for name, entry_point in ENV_SPECS.items():
+        env_id = f"{NAMESPACE}/{name}"
+        if env_id not in registry:
+            register(id=env_id, entry_point=entry_point)
+
+
+__all__ = ["ENV_IDS", "NAMESPACE", "register_envs"]

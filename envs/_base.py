@@ -1,0 +1,156 @@
+"""Shared pieces of the memory environments: the step/reset template, action validation and episode guards.
+
+Every env in the suite subclasses :class:`MemoryEnv` (one level under ``gymnasium.Env``) and writes only
+``_reset`` / ``_step`` / ``_render_frame``; the template handles the checks that every env must make
+the same way: bad actions, stepping before ``reset`` or after the episode ended, and render modes.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from typing import Any, ClassVar
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+
+class EpisodeOrderError(RuntimeError):
+    """Raised when ``step`` is called before ``reset`` or after the episode has ended."""
+
+
+def validate_discrete_action(action: Any, space: spaces.Discrete, env_name: str) -> int:
+    """Return ``action`` as a Python int, or raise a ``ValueError`` / ``TypeError`` that names the fix.
+
+    Accepts Python ints, NumPy integer scalars and 0-d / shape-(1,) integer arrays (what SB3 and
+    ``env.action_space.sample()`` produce). Floats, booleans, other shapes and out-of-range values are
+    rejected rather than silently rounded or clipped.
+    """
+    arr = np.asarray(action)
+    if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer):
+        raise TypeError(
+            f"{env_name}: actions must be integers in [0, {space.n}), got {action!r} of dtype {arr.dtype}. "
+            "Pass an int (e.g. `int(action)` or `env.action_space.sample()`); discrete actions are never rounded."
+        )
+    if arr.shape not in ((), (1,)):
+        raise ValueError(
+            f"{env_name}: expected a single action (a scalar), got an array of shape {arr.shape}. "
+            "For several envs at once use a vectorised env (gymnasium.vector or SB3's make_vec_env)."
+        )
+    value = int(arr.reshape(()))
+    if not space.contains(np.int64(value)):
+        raise ValueError(
+            f"{env_name}: action {value} is outside the action space {space} (valid: {space.start}.."
+            f"{space.start + space.n - 1}). Discrete actions are never clipped; check the policy's output layer."
+        )
+    return value
+
+
+class EpisodeGuard:
+    """Tracks whether ``step`` is allowed: after ``reset`` and until the episode terminates or truncates."""
+
+    def __init__(self, env_name: str) -> None:
+        self.env_name = env_name
+        self.has_reset = False
+        self.episode_over = False
+
+    def on_reset(self) -> None:
+        self.has_reset = True
+        self.episode_over = False
+
+    def before_step(self) -> None:
+        if not self.has_reset:
+            raise EpisodeOrderError(f"{self.env_name}: step() was called before reset(). Call env.reset() first.")
+        if self.episode_over:
+            raise EpisodeOrderError(
+                f"{self.env_name}: step() was called after the episode ended (terminated or truncated). "
+                "Call env.reset() to start a new episode; vectorised envs do this automatically."
+            )
+
+    def after_step(self, terminated: bool, truncated: bool) -> None:
+        self.episode_over = bool(terminated or truncated)
+
+
+class MemoryEnv(gym.Env):
+    """Template for the suite's envs: discrete actions, privileged ``info["state"]``, ``info["success"]``.
+
+    Subclasses set ``observation_space``, ``action_space`` (``Discrete``) and ``state_space`` (a ``Box``
+    holding the privileged full state), and implement:
+
+    * ``_reset(options) -> (obs, info)``: draw a new episode from ``self.np_random``;
+    * ``_step(action: int) -> (obs, reward, terminated, truncated, info)``;
+    * ``_privileged_state() -> np.ndarray`` (a point of ``state_space``);
+    * ``_render_frame() -> np.ndarray`` (H, W, 3) uint8 privileged view.
+
+    ``info["state"]`` and ``info["success"]`` are filled in by the template, so subclasses only need to
+    track ``self._success``. The env owns its horizon: ``_step`` never truncates, the template truncates
+    after ``max_steps`` steps (``gym.make(env_id, max_steps=...)`` changes it), so that stepping after
+    the time limit is caught like stepping after termination.
+    """
+
+    default_max_steps: ClassVar[int] = 100
+
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": 8}
+    state_space: spaces.Box
+
+    def __init__(self, render_mode: str | None = None, max_steps: int | None = None) -> None:
+        max_steps = self.default_max_steps if max_steps is None else max_steps
+        if int(max_steps) != max_steps or max_steps < 1:
+            raise ValueError(f"{type(self).__name__}: max_steps must be a positive integer, got {max_steps!r}.")
+        self.max_steps = int(max_steps)
+        self._elapsed_steps = 0
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(
+                f"{type(self).__name__}: render_mode={render_mode!r} is not supported; "
+                f"use one of {self.metadata['render_modes']} or None."
+            )
+        self.render_mode = render_mode
+        self._guard = EpisodeGuard(type(self).__name__)
+        self._success = False
+
+    # -- template -----------------------------------------------------------------------------------
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
+        super().reset(seed=seed)
+        self._success = False
+        self._elapsed_steps = 0
+        obs, info = self._reset(options)
+        self._guard.on_reset()
+        info["state"] = self._privileged_state()
+        info["success"] = bool(self._success)
+        return obs, info
+
+    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+        self._guard.before_step()
+        assert isinstance(self.action_space, spaces.Discrete)
+        act = validate_discrete_action(action, self.action_space, type(self).__name__)
+        obs, reward, terminated, truncated, info = self._step(act)
+        self._elapsed_steps += 1
+        truncated = bool(truncated or (not terminated and self._elapsed_steps >= self.max_steps))
+        self._guard.after_step(terminated, truncated)
+        info["state"] = self._privileged_state()
+        info["success"] = bool(self._success)
+        return obs, float(reward), bool(terminated), bool(truncated), info
+
+    def render(self) -> np.ndarray | None:  # type: ignore[override]
+        if self.render_mode is None:
+            gym.logger.warn(
+                f"{type(self).__name__}.render() called without a render_mode; "
+                'create the env with gym.make(..., render_mode="rgb_array").'
+            )
+            return None
+        if not self._guard.has_reset:
+            raise EpisodeOrderError(f"{type(self).__name__}: render() was called before reset(). Call env.reset().")
+        return self._render_frame()
+
+    # -- to implement -------------------------------------------------------------------------------
+    @abstractmethod
+    def _reset(self, options: dict[str, Any] | None) -> tuple[Any, dict[str, Any]]: ...
+
+    @abstractmethod
+    def _step(self, action: int) -> tuple[Any, float, bool, bool, dict[str, Any]]: ...
+
+    @abstractmethod
+    def _privileged_state(self) -> np.ndarray: ...
+
+    @abstractmethod
+    def _render_frame(self) -> np.ndarray: ...

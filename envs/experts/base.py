@@ -1,0 +1,120 @@
+"""Base classes for privileged experts and history-based demonstrators."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+import numpy as np
+import torch as th
+from gymnasium import spaces
+from stable_baselines3.common.policies import BasePolicy
+
+
+class ScriptedExpert(BasePolicy):
+    """A parameter-free SB3 policy that acts on the ``PrivilegedObservation`` dict.
+
+    Subclasses implement :meth:`act` for one privileged state. Being a real ``BasePolicy`` (with
+    ``observation_space`` / ``action_space``), it is accepted wherever SB3 or imitation expect a policy,
+    e.g. as imitation's DAgger ``expert_policy`` or in ``evaluate_policy`` on a privileged env.
+    """
+
+    def __init__(self, observation_space: spaces.Dict, action_space: spaces.Space) -> None:
+        if not isinstance(observation_space, spaces.Dict) or set(observation_space.spaces) != {"obs", "state"}:
+            raise TypeError(
+                f"{type(self).__name__} acts on Dict(obs=..., state=...); got {observation_space}. "
+                "Wrap the env in ttt_gym.wrappers.PrivilegedObservation."
+            )
+        super().__init__(observation_space, action_space)
+
+    @abstractmethod
+    def act(self, state: np.ndarray, obs: np.ndarray) -> int:
+        """The expert action for one privileged ``state`` (and the agent's own ``obs``)."""
+
+    def _predict(self, observation: Any, deterministic: bool = True) -> th.Tensor:
+        states = observation["state"].cpu().numpy()
+        obs = observation["obs"].cpu().numpy()
+        actions = [self.act(states[i], obs[i]) for i in range(states.shape[0])]
+        return th.as_tensor(np.asarray(actions, dtype=np.int64))
+
+    def forward(self, *args: Any, **kwargs: Any) -> th.Tensor:  # pragma: no cover - not a trainable net
+        raise NotImplementedError(f"{type(self).__name__} is scripted: call predict().")
+
+
+class StatePolicyExpert(BasePolicy):
+    """Runs a policy trained on the full state (e.g. SB3 PPO) on the ``state`` entry of the privileged dict."""
+
+    def __init__(self, observation_space: spaces.Dict, action_space: spaces.Space, state_policy: BasePolicy) -> None:
+        super().__init__(observation_space, action_space)
+        if state_policy.observation_space.shape != observation_space["state"].shape:
+            raise ValueError(
+                f"The state policy expects observations of shape {state_policy.observation_space.shape}, but the "
+                f"env's privileged state has shape {observation_space['state'].shape}; retrain the expert."
+            )
+        self.state_policy = state_policy
+
+    def _predict(self, observation: Any, deterministic: bool = True) -> th.Tensor:
+        return self.state_policy._predict(observation["state"], deterministic=deterministic)
+
+    def forward(self, *args: Any, **kwargs: Any) -> th.Tensor:  # pragma: no cover
+        raise NotImplementedError("Call predict().")
+
+
+class Demonstrator(ABC):
+    """A human-like heuristic that sees only the partial observation and keeps its own memory.
+
+    It has SB3's recurrent ``predict`` signature: ``state`` is a list with one memory object per env,
+    threaded by the caller (``evaluate_policy`` does this), and reset where ``episode_start`` is true.
+
+    Args:
+        observation_space: the env's (partial) observation space.
+        action_space: the env's action space.
+        rng: generator (or seed) for the demonstrator's own mistakes and tie-breaking.
+    """
+
+    def __init__(
+        self,
+        observation_space: spaces.Space,
+        action_space: spaces.Space,
+        *,
+        rng: np.random.Generator | int | None = None,
+    ) -> None:
+        self.observation_space = observation_space
+        self.action_space = action_space
+        self.rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+
+    @abstractmethod
+    def initial_memory(self) -> Any:
+        """A fresh memory for a new episode."""
+
+    @abstractmethod
+    def act(self, obs: np.ndarray, memory: Any) -> tuple[int, Any]:
+        """Choose an action for one observation and return it with the updated memory."""
+
+    def predict(
+        self,
+        observation: np.ndarray,
+        state: list[Any] | None = None,
+        episode_start: np.ndarray | None = None,
+        deterministic: bool = True,
+    ) -> tuple[np.ndarray, list[Any]]:
+        obs = np.asarray(observation)
+        single = obs.shape == self.observation_space.shape
+        batch = obs[None] if single else obs
+        if batch.shape[1:] != self.observation_space.shape:
+            raise ValueError(
+                f"{type(self).__name__}.predict: observation of shape {obs.shape} does not match the env's "
+                f"observation shape {self.observation_space.shape} (or a batch of it). Pass the env's own "
+                "observation, not the PrivilegedObservation dict."
+            )
+        n = batch.shape[0]
+        memories = list(state) if state is not None else [self.initial_memory() for _ in range(n)]
+        if len(memories) != n:
+            raise ValueError(f"{type(self).__name__}.predict: got {len(memories)} memories for {n} observations.")
+        starts = np.zeros(n, dtype=bool) if episode_start is None else np.asarray(episode_start, dtype=bool).reshape(n)
+        actions = np.empty(n, dtype=np.int64)
+        for i in range(n):
+            if starts[i]:
+                memories[i] = self.initial_memory()
+            actions[i], memories[i] = self.act(batch[i], memories[i])
+        return (actions[0] if single else actions), memories
