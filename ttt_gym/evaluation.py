@@ -119,3 +119,17 @@ def evaluate_success(
         lengths=np.asarray(lengths, dtype=np.int64),
         steps_per_second=total_steps / max(elapsed, 1e-9),
     )
+
+
+def reference_policies(env_id: str, seed: int = 0) -> dict[str, Any]:
+    """The three policies every memory-env table compares: privileged expert, demonstrator and random.
+
+    Pass the values to :func:`evaluate_success`; ``"random"`` is resolved there with the episode seed.
+    """
+    from ttt_envs.experts import make_demonstrator, make_expert
+
+    return {
+        "expert": make_expert(env_id),
+        "demonstrator": make_demonstrator(env_id, rng=seed),
+        "random": "random",
+    }
