@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Any, ClassVar
 
+import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
@@ -83,8 +84,8 @@ class CoinSearchEnv(MemoryEnv):
         spawn_distance: inclusive ``(min, max)`` number of moves between the agent and a newly spawned coin;
             ``1 <= min <= max``, and ``min`` at most ``2 * (grid_size // 2)`` so that every cell has a cell
             that far away inside the arena.
-        coins_to_win: coins to collect for success (and termination); ``coins_to_win * min`` must fit in
-            ``max_steps``.
+        coins_to_win: coins to collect for success (and termination); a warning is logged when
+            ``coins_to_win * min`` does not fit in ``max_steps`` (no episode could succeed).
         render_mode: ``"rgb_array"`` or None.
         max_steps: episode length limit (default :attr:`default_max_steps`).
     """
@@ -147,9 +148,11 @@ class CoinSearchEnv(MemoryEnv):
                 f"Use e.g. coins_to_win={self.default_coins_to_win} (the default)."
             )
         if int(coins_to_win) * int(low) > self.max_steps:
-            raise ValueError(
+            # Only a warning: short episodes (e.g. max_steps=3 in smoke tests) are legitimate, just never successful.
+            gym.logger.warn(
                 f"CoinSearchEnv: coins_to_win={coins_to_win} coins at least {low} moves apart cannot be collected "
-                f"in max_steps={self.max_steps} steps. Lower coins_to_win or spawn_distance, or raise max_steps."
+                f"in max_steps={self.max_steps} steps, so no episode can succeed. Lower coins_to_win or "
+                "spawn_distance, or raise max_steps."
             )
         return grid_size, (int(low), int(high)), int(coins_to_win)
 
@@ -210,16 +213,17 @@ class CoinSearchEnv(MemoryEnv):
         for age, (row, col) in enumerate(reversed(trail[:-1])):
             shade = int(110 - 60 * age / TRAIL_LENGTH)
             top, left = bar_px + row * cell_px + 3 * gap, col * cell_px + 3 * gap
-            rendering.fill_rect(canvas, top, left, cell_px - 6 * gap, cell_px - 6 * gap, (shade // 2, shade // 2, shade))
+            color = (shade // 2, shade // 2, shade)
+            rendering.fill_rect(canvas, top, left, cell_px - 6 * gap, cell_px - 6 * gap, color)
 
         def centre(cell: Cell) -> tuple[float, float]:
             return bar_px + (cell[0] + 0.5) * cell_px - 0.5, (cell[1] + 0.5) * cell_px - 0.5
 
         rendering.fill_disc(canvas, *centre(self.coin), cell_px * 0.3, rendering.YELLOW)
         rendering.fill_disc(canvas, *centre(self.agent), cell_px * 0.35, rendering.BLUE)
-        # The lamp is green on the steps whose observation shows the positions, grey while they are masked.
+        # The square lamp is green on the steps whose observation shows the positions, grey while they are masked.
         lamp = rendering.GREEN if self.visible else rendering.GREY
-        rendering.fill_disc(canvas, bar_px / 2 - 0.5, bar_px / 2 - 0.5, bar_px * 0.3, lamp)
+        rendering.fill_rect(canvas, bar_px * 0.2, bar_px * 0.2, bar_px * 0.6, bar_px * 0.6, lamp)
         dot_space = (arena_px - bar_px) / max(self.coins_to_win, 1)
         for k in range(self.coins_to_win):
             color = rendering.YELLOW if k < self.coins_collected else rendering.GREY

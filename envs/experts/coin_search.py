@@ -99,7 +99,10 @@ class CoinSearchDemonstrator(Demonstrator):
     ) -> None:
         super().__init__(observation_space, action_space, rng=rng)
         if not isinstance(observation_space, spaces.Box) or observation_space.shape != (5,):
-            raise TypeError(f"CoinSearchDemonstrator needs the CoinSearch Box(5,) observation, got {observation_space}.")
+            raise TypeError(
+                f"CoinSearchDemonstrator needs the CoinSearch Box(5,) observation, got {observation_space}. "
+                "Pass the env's own observation space, not the PrivilegedObservation dict."
+            )
         if not 0.0 <= miscount_prob <= 1.0:
             raise ValueError(f"miscount_prob must be a probability in [0, 1], got {miscount_prob!r}.")
         self.grid_size = int(observation_space.high[0]) + 1

@@ -16,7 +16,7 @@ from ttt_envs.wrappers import PrivilegedObservation
 
 
 def _cell(values: np.ndarray) -> Cell:
-    return int(round(float(values[0]))), int(round(float(values[1])))
+    return round(float(values[0])), round(float(values[1]))
 
 
 def _manhattan(a: Cell, b: Cell) -> int:
@@ -64,7 +64,7 @@ class MysteryPathExpert(ScriptedExpert):
     """
 
     def act(self, state: np.ndarray, obs: np.ndarray) -> int:
-        grid_size = int(round(np.sqrt(state.shape[0] - 6)))
+        grid_size = round(float(np.sqrt(state.shape[0] - 6)))
         agent, goal = _cell(state[0:2]), _cell(state[2:4])
         mask = state[6:].reshape(grid_size, grid_size) > 0.5
         path_cells = {(int(r), int(c)) for r, c in zip(*np.nonzero(mask), strict=True)}
@@ -77,7 +77,6 @@ class MysteryPathExpert(ScriptedExpert):
 class ExplorerMemory:
     """What the demonstrator remembers within one episode."""
 
-    start: Cell | None = None
     #: Cells it has stood on without falling: all lie on the path.
     safe_cells: set[Cell] = field(default_factory=set)
     #: (cell, action) pairs that made it fall off.
@@ -115,7 +114,7 @@ class MysteryPathDemonstrator(Demonstrator):
     ) -> None:
         super().__init__(observation_space, action_space, rng=rng)
         assert isinstance(observation_space, spaces.Box)
-        self.grid_size = int(round(float(observation_space.high[0]))) + 1
+        self.grid_size = round(float(observation_space.high[0])) + 1
         self.forget_prob = forget_prob
         self.whim_prob = whim_prob
 
@@ -140,8 +139,6 @@ class MysteryPathDemonstrator(Demonstrator):
 
     def act(self, obs: np.ndarray, memory: ExplorerMemory) -> tuple[int, ExplorerMemory]:
         cell, goal, fell_off = _cell(obs[0:2]), _cell(obs[2:4]), bool(obs[4] > 0.5)
-        if memory.start is None:
-            memory.start = cell
         if fell_off and memory.last_cell is not None and memory.last_action is not None:
             if self.rng.random() >= self.forget_prob:
                 memory.bad_moves.add((memory.last_cell, memory.last_action))
@@ -161,7 +158,8 @@ class MysteryPathDemonstrator(Demonstrator):
         if frontier:
             (_, first_action), _ = min(frontier, key=lambda item: (item[0][0], _manhattan(item[1], goal)))
             return first_action
-        # Everything known has been tried (only after forgetting badly): start guessing again.
+        # Unreachable on a one-cell-wide path (the farthest safe cell always has its next path cell untried);
+        # if it ever happens, start afresh rather than freeze.
         memory.bad_moves.clear()
         return int(self.rng.integers(0, len(MOVES)))
 
@@ -210,7 +208,7 @@ __all__ = [
     "ExplorerMemory",
     "MysteryPathDemonstrator",
     "MysteryPathExpert",
-    "routes_from",
     "make_demonstrator",
     "make_expert",
+    "routes_from",
 ]
