@@ -156,7 +156,7 @@ class ConfoundedControlsEnv(MemoryEnv):
         self,
         step_length: float = 0.05,
         goal_radius: float = 0.1,
-        curl_deg: float = 15.0,
+        curl_deg: float = 20.0,
         flip_prob: float = 0.5,
         min_goal_distance: float = 0.8,
         render_mode: str | None = None,
@@ -243,7 +243,9 @@ class ConfoundedControlsEnv(MemoryEnv):
             flip = bool(options["flip"])
         if "curl_sign" in options:
             if options["curl_sign"] not in (1, -1):
-                raise ValueError(f"{type(self).__name__}.reset: curl_sign must be +1 or -1, got {options['curl_sign']!r}.")
+                raise ValueError(
+                    f"{type(self).__name__}.reset: curl_sign must be +1 or -1, got {options['curl_sign']!r}."
+                )
             curl_sign = int(options["curl_sign"])
         start = self._draw_point()
         if "start" in options:
@@ -273,7 +275,8 @@ class ConfoundedControlsEnv(MemoryEnv):
         self._position = (x, y)
         self._trail.append(self._position)
         reached = math.dist(self._position, self._goal) <= self.goal_radius
-        self._success = self._success or reached
+        if reached:
+            self._success = True
         return self._observation(), float(reached), reached, False, {}
 
     def _draw_point(self) -> tuple[float, float]:
@@ -290,7 +293,9 @@ class ConfoundedControlsEnv(MemoryEnv):
     def _point_option(self, key: str, value: Any) -> tuple[float, float]:
         point = np.asarray(value, dtype=np.float64)
         if point.shape != (2,) or not np.all(np.abs(point) <= PLANE_HALF_WIDTH):
-            raise ValueError(f"{type(self).__name__}.reset: option {key!r} must be an (x, y) pair in [-1, 1], got {value!r}.")
+            raise ValueError(
+                f"{type(self).__name__}.reset: option {key!r} must be an (x, y) pair in [-1, 1], got {value!r}."
+            )
         return float(point[0]), float(point[1])
 
     def _observation(self) -> np.ndarray:
@@ -329,6 +334,19 @@ class ConfoundedControlsEnv(MemoryEnv):
             barb = (tip[0] + 0.35 * length * math.cos(barb_angle), tip[1] + 0.35 * length * math.sin(barb_angle))
             rendering.draw_line(canvas, self._to_pixel(tip), self._to_pixel(barb), color, width=3)
 
+    def _draw_trail(self, canvas: np.ndarray, trail: list[tuple[float, float]]) -> None:
+        """Polyline through ``trail``, 2 px wide; vectorised because it has up to ``max_steps`` segments."""
+        if len(trail) < 2:
+            return
+        pixels = np.array([self._to_pixel(p) for p in trail])
+        fractions = np.linspace(0.0, 1.0, 12)[None, :, None]
+        samples = (pixels[:-1, None, :] + fractions * (pixels[1:, None, :] - pixels[:-1, None, :])).reshape(-1, 2)
+        size = canvas.shape[0]
+        for offset in ((0, 0), (0, 1), (1, 0), (1, 1)):
+            rows = np.clip(np.round(samples[:, 0]).astype(int) + offset[0], 0, size - 1)
+            cols = np.clip(np.round(samples[:, 1]).astype(int) + offset[1], 0, size - 1)
+            canvas[rows, cols] = rendering.YELLOW
+
     def _render_frame(self) -> np.ndarray:
         size = self.render_size
         canvas = rendering.blank(size, size, rendering.DARK)
@@ -342,13 +360,12 @@ class ConfoundedControlsEnv(MemoryEnv):
         goal_row, goal_col = self._to_pixel(self._goal)
         rendering.fill_disc(canvas, goal_row, goal_col, self.goal_radius * scale, rendering.GREEN)
         trail = self._trail[-self.trail_render_limit :]
-        for a, b in zip(trail[:-1], trail[1:]):
-            rendering.draw_line(canvas, self._to_pixel(a), self._to_pixel(b), rendering.YELLOW, width=2)
+        self._draw_trail(canvas, trail)
         if trail:
             rendering.fill_disc(canvas, *self._to_pixel(trail[0]), 4, rendering.GREY)
         # Where "E" (orange) and "N" (red) would push on the next press, curl included: N being 90 degrees
         # clockwise of E instead of counter-clockwise reveals the flip.
-        arrow_length = max(0.18, 3 * self.step_length)
+        arrow_length = max(0.22, 3 * self.step_length)
         for action, color in ((0, rendering.ORANGE), (2, rendering.RED)):
             repeats = self._repeat_count + 1 if action == self._previous_action else 0
             angle = command_angle(action, self._rotation, self._flip, self._curl_sign * self.curl_per_repeat * repeats)
@@ -359,4 +376,4 @@ class ConfoundedControlsEnv(MemoryEnv):
         return canvas
 
 
-__all__ = ["COMMAND_NAMES", "ConfoundedControlsEnv", "command_angle", "nominal_angle"]
+__all__ = ["COMMAND_NAMES", "STATE_FIELDS", "ConfoundedControlsEnv", "command_angle", "nominal_angle"]
