@@ -10,15 +10,17 @@ from pathlib import Path
 import ttt_gym
 from ttt_gym.cli import render_snapshot
 
-IMAGE_NAMES = {
-    "ttt_gym/MysteryPath-v0": "mystery_path",
-    "ttt_gym/CoinSearch-v0": "coin_search",
-    "ttt_gym/ConfoundedControls-v0": "confounded_controls",
-    "ttt_gym/MaskedCartPole-v1": "masked_cartpole",
-    "ttt_gym/MaskedAcrobot-v1": "masked_acrobot",
+# env id -> (image name, expert steps before the snapshot: mid-episode, so that the picture shows progress)
+IMAGES = {
+    "ttt_gym/MysteryPath-v0": ("mystery_path", 4),
+    "ttt_gym/CoinSearch-v0": ("coin_search", 40),
+    "ttt_gym/ConfoundedControls-v0": ("confounded_controls", 15),
+    "ttt_gym/MaskedCartPole-v1": ("masked_cartpole", 50),
+    "ttt_gym/MaskedAcrobot-v1": ("masked_acrobot", 60),
 }
 
 if __name__ == "__main__":
     for env_id in ttt_gym.ENV_IDS:
-        path = render_snapshot(env_id, Path("docs/images") / f"{IMAGE_NAMES[env_id]}.png", seed=0, n_steps=12)
+        name, n_steps = IMAGES[env_id]
+        path = render_snapshot(env_id, Path("docs/images") / f"{name}.png", seed=0, n_steps=n_steps)
         print(f"{env_id} -> {path}")
