@@ -1,4 +1,4 @@
-"""The ``ttt-gym`` command line: ``ttt-gym demo | envs | evaluate``."""
+"""The ``ttt-gym`` command line: ``ttt-gym demo | envs | evaluate | dataset``."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import gymnasium as gym
 import numpy as np
 
 import ttt_gym
+from ttt_gym.data.cli import add_dataset_commands
 from ttt_gym.evaluation import evaluate_success, reference_policies
 
 
@@ -100,6 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--episodes", type=int, default=100)
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.set_defaults(func=cmd_evaluate)
+
+    add_dataset_commands(sub)
     return parser
 
 

@@ -1,0 +1,506 @@
+"""Goal-conditioned offline datasets in OGBench's format, with OGBench's goal relabelling.
+
+A file holds trajectories back to back (OGBench's layout)::
+
+    observations  s0 s1 s2 s3 | s0 s1 s2 ...      (the last state of a trajectory has no transition)
+    actions       a0 a1 a2 a3 | a0 a1 a2 ...
+    terminals      0  0  0  1 |  0  0  0 ...      (1 marks the last state of each trajectory)
+
+:class:`GoalDataset` turns it into transitions ``(s_t, a_t, s_{t+1})``, one per non-terminal row, as
+``ogbench.load_dataset`` does, and indexes everything (observations, trajectory ids, steps to the trajectory's end,
+goal coordinates) by transition. Goals are observations of transitions, so the final state of a trajectory is never a
+goal, as in OGBench's ``GCDataset``.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import zipfile
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from ttt_gym.data.goal_space import GoalSpace, goal_space_for
+
+__all__ = ["DatasetFormatError", "GoalBatch", "GoalDataset", "GoalKind", "GoalSamplingConfig"]
+
+_REQUIRED_KEYS = ("observations", "actions", "terminals")
+_INFO_KEYS = ("qpos", "qvel", "button_states")
+
+
+class DatasetFormatError(ValueError):
+    """A dataset file or array set is not in OGBench's format; the message names the file and the problem."""
+
+
+class GoalKind(enum.IntEnum):
+    """Where a relabelled goal came from."""
+
+    CURRENT = 0
+    """The transition's own state (a success: reward 0, mask 0)."""
+    TRAJECTORY = 1
+    """A later state of the same trajectory."""
+    RANDOM = 2
+    """A state drawn uniformly from the whole dataset."""
+
+
+_CURRENT, _TRAJECTORY = int(GoalKind.CURRENT), int(GoalKind.TRAJECTORY)  # plain ints compare faster with arrays
+
+
+@dataclass(frozen=True)
+class GoalSamplingConfig:
+    """Goal relabelling probabilities (OGBench's ``GCDataset`` config names and defaults).
+
+    Value goals train critics, actor goals train policies. Each triple of probabilities must sum to 1.
+    """
+
+    value_p_curgoal: float = 0.2
+    """Probability that the value goal is the current state."""
+    value_p_trajgoal: float = 0.5
+    """Probability that the value goal is a future state of the same trajectory."""
+    value_p_randomgoal: float = 0.3
+    """Probability that the value goal is a random dataset state."""
+    value_geom_sample: bool = True
+    """Future value goals at a Geometric(1 - discount) offset (True) or uniformly over the rest of the trajectory."""
+    actor_p_curgoal: float = 0.0
+    """Probability that the actor goal is the current state."""
+    actor_p_trajgoal: float = 1.0
+    """Probability that the actor goal is a future state of the same trajectory."""
+    actor_p_randomgoal: float = 0.0
+    """Probability that the actor goal is a random dataset state."""
+    actor_geom_sample: bool = False
+    """Future actor goals at a geometric offset (True) or uniformly over the rest of the trajectory."""
+    discount: float = 0.99
+    """Discount of the geometric offsets (mean offset ``1 / (1 - discount)``)."""
+
+    def __post_init__(self) -> None:
+        for prefix in ("value", "actor"):
+            probs = [getattr(self, f"{prefix}_p_{kind}goal") for kind in ("cur", "traj", "random")]
+            if min(probs) < 0 or not np.isclose(sum(probs), 1.0):
+                raise ValueError(
+                    f"GoalSamplingConfig: {prefix}_p_curgoal/trajgoal/randomgoal = {probs} must be >= 0 and sum to 1"
+                )
+        if not 0.0 < self.discount < 1.0:
+            raise ValueError(f"GoalSamplingConfig: discount must be in (0, 1), got {self.discount}")
+
+
+@dataclass(frozen=True)
+class GoalBatch:
+    """A batch of relabelled transitions (float32 numpy arrays, leading dimension B).
+
+    ``rewards`` and ``masks`` follow OGBench: success means the value goal *is* the current state
+    (``reward = success - 1``, ``mask = 1 - success``). Goals are full observations.
+    """
+
+    observations: np.ndarray
+    actions: np.ndarray
+    next_observations: np.ndarray
+    rewards: np.ndarray
+    masks: np.ndarray
+    value_goals: np.ndarray
+    actor_goals: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.observations)
+
+    def as_dict(self) -> dict[str, np.ndarray]:
+        """The batch as OGBench's dict of arrays."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+class GoalDataset:
+    """Transitions of an OGBench-format dataset, with trajectory structure and goal relabelling.
+
+    Build one with :meth:`load` (an OGBench ``.npz`` file, ours or OGBench's) or :meth:`from_arrays`.
+    Every array property is indexed by transition (``0 .. len(ds) - 1``) and read-only.
+    """
+
+    def __init__(
+        self,
+        observations: np.ndarray,
+        actions: np.ndarray,
+        next_observations: np.ndarray,
+        trajectory_ids: np.ndarray,
+        steps_to_end: np.ndarray,
+        *,
+        goal_space: GoalSpace | None = None,
+        extras: Mapping[str, np.ndarray] | None = None,
+        source: str = "<arrays>",
+    ) -> None:
+        """Wrap transition arrays that are already consistent; use :meth:`from_arrays` or :meth:`load` instead."""
+        self._observations = _frozen(observations)
+        self._actions = _frozen(actions)
+        self._next_observations = _frozen(next_observations)
+        self._trajectory_ids = _frozen(trajectory_ids)
+        self._steps_to_end = _frozen(steps_to_end)
+        self._last_index = _frozen(np.arange(len(steps_to_end), dtype=np.int64) + steps_to_end)
+        self._goal_space = goal_space
+        self._extras = {key: _frozen(value) for key, value in (extras or {}).items()}
+        self._goal_coordinates: np.ndarray | None = None
+        self.source = source
+        """Where the data came from (a file path, or ``"<arrays>"``)."""
+
+    # -- construction ------------------------------------------------------------------------------------------------
+
+    @classmethod
+    def from_arrays(
+        cls,
+        observations: np.ndarray,
+        actions: np.ndarray,
+        terminals: np.ndarray,
+        *,
+        goal_space: GoalSpace | None = None,
+        extras: Mapping[str, np.ndarray] | None = None,
+        source: str = "<arrays>",
+    ) -> GoalDataset:
+        """Build a dataset from arrays in OGBench's file layout (see the module docstring).
+
+        Args:
+            observations: ``(N, obs_dim)`` states, trajectories back to back, each ending with its final state.
+            actions: ``(N, action_dim)``; the action stored on a terminal row is unused.
+            terminals: ``(N,)``, nonzero on the last row of each trajectory (so the last row must be nonzero).
+            goal_space: Goal coordinates (see :func:`~ttt_gym.data.goal_space_for`); None means the full
+                observation is the goal space.
+            extras: Other per-row arrays to keep (e.g. ``qpos``, ``qvel``), length N.
+            source: Name used in error messages and ``repr``.
+
+        Raises:
+            DatasetFormatError: shapes, lengths or trajectory boundaries are inconsistent.
+        """
+        observations = np.asarray(observations)
+        actions = np.asarray(actions)
+        terminals = np.asarray(terminals)
+        extras = {key: np.asarray(value) for key, value in (extras or {}).items()}
+        _check_layout(source, observations, actions, terminals, extras)
+
+        is_terminal = terminals.astype(bool)
+        rows = np.flatnonzero(~is_terminal)
+        if len(rows) == 0:
+            raise DatasetFormatError(f"{source}: no transitions (every row is a terminal)")
+        trajectory_of_row = np.concatenate([[0], np.cumsum(is_terminal)[:-1]]).astype(np.int64)
+        terminal_rows = np.flatnonzero(is_terminal)
+        # Row r of trajectory k has terminal row e_k; its transition is the (e_k - 1 - r)-th before the last one.
+        steps_to_end = terminal_rows[trajectory_of_row[rows]] - 1 - rows
+        trajectory_ids = trajectory_of_row[rows]
+        # Renumber so that ids are 0..T-1 even when a trajectory has no transition (a lone terminal row).
+        _, trajectory_ids = np.unique(trajectory_ids, return_inverse=True)
+
+        if goal_space is not None and max(goal_space.indices) >= observations.shape[1]:
+            raise DatasetFormatError(
+                f"{source}: goal space indices {goal_space.indices} do not fit {observations.shape[1]}-d observations"
+            )
+        return cls(
+            observations=np.ascontiguousarray(observations[rows], dtype=np.float32),
+            actions=np.ascontiguousarray(actions[rows], dtype=np.float32),
+            next_observations=np.ascontiguousarray(observations[rows + 1], dtype=np.float32),
+            trajectory_ids=trajectory_ids.astype(np.int64),
+            steps_to_end=steps_to_end.astype(np.int64),
+            goal_space=goal_space,
+            extras={key: value[rows] for key, value in extras.items()},
+            source=source,
+        )
+
+    @classmethod
+    def load(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        goal_space: GoalSpace | Literal["auto"] | None = "auto",
+    ) -> GoalDataset:
+        """Load an OGBench ``.npz`` dataset file (generated here or downloaded from OGBench).
+
+        Args:
+            path: The file, e.g. ``~/.ogbench/data/pointmaze-medium-navigate-v0.npz``.
+            goal_space: Goal coordinates; ``"auto"`` looks the dataset name (the file name) up in
+                :func:`~ttt_gym.data.goal_space_for` and falls back to full observations.
+
+        Raises:
+            FileNotFoundError: no such file.
+            DatasetFormatError: not an npz archive, truncated or corrupt, missing keys, inconsistent lengths,
+                non-finite values, or a last trajectory without its terminal.
+        """
+        path = Path(os.path.expanduser(path))
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"{path}: no such dataset file. Generate it with `ttt-gym dataset generate NAME` or "
+                "ttt_gym.data.generate_dataset(NAME)."
+            )
+        arrays = _read_npz(path)
+        if goal_space == "auto":
+            goal_space = goal_space_for(path.name.removesuffix(".npz").removesuffix("-val"))
+        return cls.from_arrays(
+            arrays.pop("observations"),
+            arrays.pop("actions"),
+            arrays.pop("terminals"),
+            goal_space=goal_space,
+            extras=arrays,
+            source=str(path),
+        )
+
+    @classmethod
+    def from_name(
+        cls,
+        name: str,
+        dataset_dir: str | os.PathLike[str] | None = None,
+        *,
+        split: Literal["train", "val"] = "train",
+    ) -> GoalDataset:
+        """Load dataset ``name`` from OGBench's data directory (``~/.ogbench/data`` unless ``dataset_dir``)."""
+        from ttt_gym.data.generate import dataset_paths
+
+        train, val = dataset_paths(name, dataset_dir)
+        return cls.load(train if split == "train" else val)
+
+    # -- arrays -------------------------------------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._observations)
+
+    def __repr__(self) -> str:
+        return (
+            f"GoalDataset({self.source}: {len(self)} transitions, {self.num_trajectories} trajectories, "
+            f"obs {self.observation_dim}, actions {self.action_dim}, goal dim {self.goal_coordinates.shape[1]})"
+        )
+
+    @property
+    def observations(self) -> np.ndarray:
+        """``(N, obs_dim)`` float32 states ``s_t``."""
+        return self._observations
+
+    @property
+    def actions(self) -> np.ndarray:
+        """``(N, action_dim)`` float32 actions ``a_t``."""
+        return self._actions
+
+    @property
+    def next_observations(self) -> np.ndarray:
+        """``(N, obs_dim)`` float32 states ``s_{t+1}``."""
+        return self._next_observations
+
+    @property
+    def trajectory_ids(self) -> np.ndarray:
+        """``(N,)`` int64 trajectory of each transition, 0-based, in file order."""
+        return self._trajectory_ids
+
+    @property
+    def steps_to_end(self) -> np.ndarray:
+        """``(N,)`` int64 transitions left after this one in its trajectory (0 on the last one)."""
+        return self._steps_to_end
+
+    @property
+    def terminals(self) -> np.ndarray:
+        """``(N,)`` float32, 1 on the last transition of each trajectory (``ogbench.load_dataset``'s ``terminals``)."""
+        return (self._steps_to_end == 0).astype(np.float32)
+
+    @property
+    def goal_space(self) -> GoalSpace | None:
+        """The goal coordinates in use, or None for full observations."""
+        return self._goal_space
+
+    @property
+    def goal_coordinates(self) -> np.ndarray:
+        """``(N, goal_dim)`` float32 goal-space coordinates of ``observations`` (x-y in mazes, cube positions)."""
+        if self._goal_coordinates is None:
+            coords = (
+                self._observations if self._goal_space is None else self._goal_space.coordinates(self._observations)
+            )
+            self._goal_coordinates = _frozen(np.ascontiguousarray(coords))
+        return self._goal_coordinates
+
+    @property
+    def extras(self) -> Mapping[str, np.ndarray]:
+        """Other per-transition arrays from the file (``qpos``, ``qvel``, ``button_states`` when present)."""
+        return self._extras
+
+    @property
+    def observation_dim(self) -> int:
+        """Size of one observation."""
+        return int(self._observations.shape[1])
+
+    @property
+    def action_dim(self) -> int:
+        """Size of one action."""
+        return int(self._actions.shape[1])
+
+    @property
+    def num_trajectories(self) -> int:
+        """Number of trajectories with at least one transition."""
+        return int(self._trajectory_ids[-1]) + 1
+
+    # -- sampling -----------------------------------------------------------------------------------------------------
+
+    def sample_goals(
+        self,
+        indices: np.ndarray,
+        rng: np.random.Generator,
+        *,
+        p_curgoal: float,
+        p_trajgoal: float,
+        p_randomgoal: float,
+        geom_sample: bool,
+        discount: float = 0.99,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Relabel transitions ``indices`` with goals, OGBench-style.
+
+        Each goal is the current state with probability ``p_curgoal``, a later state of the same trajectory
+        with ``p_trajgoal`` (offset ``Geometric(1 - discount)`` clipped to the trajectory's last transition when
+        ``geom_sample``, else uniform over the later transitions; the last transition's own state when there is
+        none later), or a uniformly random transition's state with ``p_randomgoal``.
+
+        Returns:
+            ``(goal_indices, kinds)``: int64 transition indices of the goals and their :class:`GoalKind` (int8).
+        """
+        indices = np.asarray(indices, dtype=np.int64)
+        size = len(indices)
+        draws = rng.random((3, size))  # goal kind, future offset, random goal
+        # A zero probability must give exactly zero draws, whatever the rounding of p_curgoal + p_trajgoal.
+        random_from = p_curgoal + p_trajgoal if p_randomgoal > 0 else np.inf
+        kinds = (draws[0] >= p_curgoal).astype(np.int8) + (draws[0] >= random_from)
+        last = self._last_index.take(indices)
+        if geom_sample:
+            offsets = np.floor(np.log1p(-draws[1]) / np.log1p(-(1.0 - discount))).astype(np.int64) + 1
+            future = np.minimum(indices + offsets, last)
+        else:
+            span = last - indices
+            future = np.where(span > 0, indices + 1 + (draws[1] * span).astype(np.int64), indices)
+        random_goals = (draws[2] * len(self)).astype(np.int64)
+        goals = np.where(kinds == _CURRENT, indices, np.where(kinds == _TRAJECTORY, future, random_goals))
+        return goals, kinds
+
+    def sample(
+        self,
+        batch_size: int,
+        rng: np.random.Generator,
+        config: GoalSamplingConfig | None = None,
+        *,
+        indices: np.ndarray | None = None,
+    ) -> GoalBatch:
+        """Sample a batch of transitions with relabelled value and actor goals.
+
+        Args:
+            batch_size: Number of transitions B.
+            rng: Source of randomness.
+            config: Relabelling probabilities; :class:`GoalSamplingConfig` defaults when None.
+            indices: Draw the transitions uniformly from these indices instead of the whole dataset (e.g. a
+                selected subset for test-time training). Goals still come from the whole dataset.
+
+        Returns:
+            A :class:`GoalBatch`.
+        """
+        config = config or GoalSamplingConfig()
+        if indices is None:
+            idx = _uniform_indices(rng, len(self), batch_size)
+        else:
+            pool = np.asarray(indices, dtype=np.int64)
+            if pool.size == 0:
+                raise ValueError("GoalDataset.sample: `indices` is empty; select at least one transition")
+            idx = pool.take(_uniform_indices(rng, len(pool), batch_size))
+        value_goals, _ = self.sample_goals(
+            idx,
+            rng,
+            p_curgoal=config.value_p_curgoal,
+            p_trajgoal=config.value_p_trajgoal,
+            p_randomgoal=config.value_p_randomgoal,
+            geom_sample=config.value_geom_sample,
+            discount=config.discount,
+        )
+        actor_goals, _ = self.sample_goals(
+            idx,
+            rng,
+            p_curgoal=config.actor_p_curgoal,
+            p_trajgoal=config.actor_p_trajgoal,
+            p_randomgoal=config.actor_p_randomgoal,
+            geom_sample=config.actor_geom_sample,
+            discount=config.discount,
+        )
+        success = (value_goals == idx).astype(np.float32)
+        # ndarray.take is several times faster than fancy indexing for row gathers.
+        return GoalBatch(
+            observations=self._observations.take(idx, axis=0),
+            actions=self._actions.take(idx, axis=0),
+            next_observations=self._next_observations.take(idx, axis=0),
+            rewards=success - 1.0,
+            masks=1.0 - success,
+            value_goals=self._observations.take(value_goals, axis=0),
+            actor_goals=self._observations.take(actor_goals, axis=0),
+        )
+
+
+def _uniform_indices(rng: np.random.Generator, high: int, size: int) -> np.ndarray:
+    """``size`` integers uniform in ``[0, high)`` (a few times faster than ``rng.integers`` at batch sizes)."""
+    return (rng.random(size) * high).astype(np.int64)
+
+
+def _frozen(array: np.ndarray) -> np.ndarray:
+    array = np.asarray(array)
+    array.setflags(write=False)
+    return array
+
+
+def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    """Every array of an npz file, with errors that say which file is broken and how."""
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as err:
+        raise DatasetFormatError(
+            f"{path}: not a readable .npz archive ({type(err).__name__}: {err}); the file is corrupt or truncated "
+            "(e.g. an interrupted download or copy): delete it and generate or download it again"
+        ) from err
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise DatasetFormatError(f"{path}: holds a single .npy array, not an .npz archive of named arrays")
+    with archive:
+        missing = [key for key in _REQUIRED_KEYS if key not in archive.files]
+        if missing:
+            raise DatasetFormatError(
+                f"{path}: missing key(s) {missing}; found {sorted(archive.files)}. An OGBench dataset needs "
+                f"{list(_REQUIRED_KEYS)} (plus optional {list(_INFO_KEYS)})"
+            )
+        arrays = {}
+        for key in (*_REQUIRED_KEYS, *(k for k in _INFO_KEYS if k in archive.files)):
+            try:
+                arrays[key] = archive[key]
+            except (zipfile.BadZipFile, zlib.error, ValueError, OSError, EOFError) as err:
+                raise DatasetFormatError(
+                    f"{path}: array '{key}' cannot be read ({type(err).__name__}: {err}); the file is corrupt or "
+                    "truncated: delete it and generate or download it again"
+                ) from err
+    return arrays
+
+
+def _check_layout(
+    source: str,
+    observations: np.ndarray,
+    actions: np.ndarray,
+    terminals: np.ndarray,
+    extras: Mapping[str, np.ndarray],
+) -> None:
+    if observations.ndim != 2:
+        raise DatasetFormatError(
+            f"{source}: observations must be a 2-d (N, obs_dim) array, got shape {observations.shape} "
+            "(pixel datasets are not supported)"
+        )
+    if actions.ndim != 2:
+        raise DatasetFormatError(f"{source}: actions must be a 2-d (N, action_dim) array, got shape {actions.shape}")
+    if terminals.ndim != 1:
+        raise DatasetFormatError(f"{source}: terminals must be a 1-d (N,) array, got shape {terminals.shape}")
+    lengths = {"observations": len(observations), "actions": len(actions), "terminals": len(terminals)}
+    lengths.update({key: len(value) for key, value in extras.items()})
+    if len(set(lengths.values())) != 1:
+        raise DatasetFormatError(f"{source}: arrays have different lengths {lengths}; the file is inconsistent")
+    if len(terminals) == 0:
+        raise DatasetFormatError(f"{source}: the dataset is empty")
+    if not terminals[-1]:
+        raise DatasetFormatError(
+            f"{source}: the last row is not a terminal (terminals[-1] == 0): the last trajectory has no end, so the "
+            "data is truncated or not in OGBench's layout (terminals = 1 on the last state of every trajectory)"
+        )
+    for key, array in (("observations", observations), ("actions", actions)):
+        if not np.issubdtype(array.dtype, np.number):
+            raise DatasetFormatError(f"{source}: {key} has non-numeric dtype {array.dtype}")
+        if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
+            bad = int((~np.isfinite(array)).any(axis=1).sum())
+            raise DatasetFormatError(f"{source}: {key} has NaN or infinite values in {bad} rows")
