@@ -1,0 +1,154 @@
+"""Train the privileged PPO experts of masked CartPole / Acrobot on the full state, evaluate them and save them.
+
+The experts see what the masked envs hide: gymnasium's own ``CartPole-v1`` / ``Acrobot-v1`` observation is
+exactly the masked env's ``info["state"]``, with the same dynamics and the same 500-step horizon, so the
+policies are trained there with SB3 PPO (rl-zoo hyperparameters, 64x64 MLP) and evaluated on the masked env
+through :class:`~ttt_envs.experts.base.StatePolicyExpert` on the privileged dict.
+
+Usage (``make experts`` runs the first line; about 80 s on 2 CPU cores)::
+
+    python -m ttt_envs.experts.train_ppo --env all
+    python -m ttt_envs.experts.train_ppo --env acrobot --timesteps 200000 --seed 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from stable_baselines3 import PPO
+from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.vec_env import DummyVecEnv
+
+import ttt_envs.masked  # noqa: F401  (applies the numpy-2 shim that gymnasium 0.29's Acrobot-v1 needs)
+from ttt_envs import NAMESPACE
+from ttt_envs.experts.masked import WEIGHTS_DIR, expert_from_state_policy
+from ttt_gym.evaluation import EvaluationResult, evaluate_success
+
+
+def linear_schedule(initial_value: float) -> Callable[[float], float]:
+    """rl-zoo's ``lin_<value>``: decays linearly from ``initial_value`` to 0 over training."""
+
+    def schedule(progress_remaining: float) -> float:
+        return progress_remaining * initial_value
+
+    return schedule
+
+
+@dataclass(frozen=True)
+class ExpertConfig:
+    """How one expert is trained and what it must reach."""
+
+    name: str
+    """Short name, used for the CLI choice and the file ``weights/<name>_ppo.zip``."""
+    full_state_env_id: str
+    """gymnasium env whose observation is the masked env's privileged state."""
+    masked_env_id: str
+    """The suite's masked env, where the expert is evaluated."""
+    timesteps: int
+    """Default number of training env steps."""
+    expected_return: float
+    """Mean deterministic return the shipped expert must reach over 100 seeded episodes."""
+    ppo_kwargs: dict[str, Any] = field(default_factory=dict)
+    """Keyword arguments of ``PPO`` (rl-zoo hyperparameters)."""
+    n_envs: int = 8
+
+
+POLICY_KWARGS: dict[str, Any] = {"net_arch": {"pi": [64, 64], "vf": [64, 64]}}
+
+CONFIGS: dict[str, ExpertConfig] = {
+    "cartpole": ExpertConfig(
+        name="cartpole",
+        full_state_env_id="CartPole-v1",
+        masked_env_id=f"{NAMESPACE}/MaskedCartPole-v1",
+        timesteps=100_000,
+        expected_return=475.0,
+        # rl-zoo ppo.yml, CartPole-v1.
+        ppo_kwargs={
+            "n_steps": 32,
+            "batch_size": 256,
+            "gae_lambda": 0.8,
+            "gamma": 0.98,
+            "n_epochs": 20,
+            "ent_coef": 0.0,
+            "learning_rate": linear_schedule(0.001),
+            "clip_range": linear_schedule(0.2),
+        },
+    ),
+    "acrobot": ExpertConfig(
+        name="acrobot",
+        full_state_env_id="Acrobot-v1",
+        masked_env_id=f"{NAMESPACE}/MaskedAcrobot-v1",
+        timesteps=200_000,
+        expected_return=-100.0,
+        # rl-zoo ppo.yml, Acrobot-v1 (without its VecNormalize, so the saved policy is self-contained).
+        ppo_kwargs={"n_steps": 256, "gae_lambda": 0.94, "gamma": 0.99, "n_epochs": 4, "ent_coef": 0.0},
+    ),
+}
+
+
+def train_expert(config: ExpertConfig, timesteps: int | None = None, seed: int = 0, verbose: int = 0) -> PPO:
+    """Train PPO on the full-state gymnasium env of ``config`` and return the model."""
+    venv = make_vec_env(config.full_state_env_id, n_envs=config.n_envs, seed=seed, vec_env_cls=DummyVecEnv)
+    model = PPO(
+        "MlpPolicy",
+        venv,
+        policy_kwargs=POLICY_KWARGS,
+        seed=seed,
+        device="cpu",
+        verbose=verbose,
+        **config.ppo_kwargs,
+    )
+    model.learn(total_timesteps=timesteps or config.timesteps)
+    venv.close()
+    return model
+
+
+def evaluate_expert(config: ExpertConfig, model: PPO, n_episodes: int = 100, seed: int = 0) -> EvaluationResult:
+    """Deterministic return of ``model`` on the masked env (acting on the privileged state) over seeded episodes."""
+    expert = expert_from_state_policy(config.masked_env_id, model.policy)
+    return evaluate_success(expert, config.masked_env_id, n_episodes, seed=seed)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--env", choices=[*CONFIGS, "all"], default="all", help="which expert to train")
+    parser.add_argument("--timesteps", type=int, default=None, help="training env steps (default: per env)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of PPO and the training envs")
+    parser.add_argument("--eval-episodes", type=int, default=100, help="seeded evaluation episodes (seeds 0..N-1)")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (more only slow down 64x64 nets)")
+    parser.add_argument("--output-dir", type=Path, default=WEIGHTS_DIR, help="where <name>_ppo.zip is written")
+    parser.add_argument("--verbose", type=int, default=0)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+
+    names = list(CONFIGS) if args.env == "all" else [args.env]
+    for name in names:
+        config = CONFIGS[name]
+        start = time.perf_counter()
+        model = train_expert(config, args.timesteps, args.seed, args.verbose)
+        train_s = time.perf_counter() - start
+        result = evaluate_expert(config, model, args.eval_episodes)
+        args.output_dir.mkdir(parents=True, exist_ok=True)
+        path = args.output_dir / f"{name}_ppo.zip"
+        model.save(path)
+        print(
+            f"{name}: trained {args.timesteps or config.timesteps} steps (seed {args.seed}) in {train_s:.0f} s; "
+            f"on {config.masked_env_id}: {result}; saved {path} ({path.stat().st_size / 1024:.0f} KiB)",
+            flush=True,
+        )
+        if result.mean_return < config.expected_return:
+            print(
+                f"WARNING: {name} expert's mean return {result.mean_return:.1f} is below the expected "
+                f"{config.expected_return}; try another --seed or more --timesteps.",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()
