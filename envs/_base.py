@@ -90,7 +90,7 @@ class MemoryEnv(gym.Env):
 
     default_max_steps: ClassVar[int] = 100
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": 8}
+    metadata: dict[str, Any] = {"render_modes": ["rgb_array"], "render_fps": 8}
     state_space: spaces.Box
 
     def __init__(self, render_mode: str | None = None, max_steps: int | None = None) -> None:

@@ -27,8 +27,8 @@ def blank(height: int, width: int, color: Color = DARK) -> np.ndarray:
 def fill_rect(canvas: np.ndarray, top: float, left: float, height: float, width: float, color: Color) -> None:
     """Fill the axis-aligned rectangle whose top-left pixel is (top, left), clipped to the canvas."""
     h, w = canvas.shape[:2]
-    r0, c0 = max(int(round(top)), 0), max(int(round(left)), 0)
-    r1, c1 = min(int(round(top + height)), h), min(int(round(left + width)), w)
+    r0, c0 = max(round(top), 0), max(round(left), 0)
+    r1, c1 = min(round(top + height), h), min(round(left + width), w)
     if r1 > r0 and c1 > c0:
         canvas[r0:r1, c0:c1] = color
 
@@ -45,7 +45,9 @@ def fill_disc(canvas: np.ndarray, row: float, col: float, radius: float, color: 
     canvas[r0:r1, c0:c1][mask] = color
 
 
-def draw_line(canvas: np.ndarray, start: tuple[float, float], end: tuple[float, float], color: Color, width: int = 1) -> None:
+def draw_line(
+    canvas: np.ndarray, start: tuple[float, float], end: tuple[float, float], color: Color, width: int = 1
+) -> None:
     """Draw a line between two (row, col) pixel points by dense sampling (the views are small)."""
     (r0, c0), (r1, c1) = start, end
     n = int(max(abs(r1 - r0), abs(c1 - c0))) + 2

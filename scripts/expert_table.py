@@ -38,8 +38,12 @@ def main() -> None:
             )
             print(rows[-1], flush=True)
 
-    machine = f"{platform.machine()}, {os.cpu_count()} CPU cores, {platform.python_version()}, torch {torch.__version__}"
-    text = f"""# Experts, demonstrators and random policies on the memory environments
+    machine = (
+        f"{platform.machine()}, {os.cpu_count()} CPU cores, Python {platform.python_version()},"
+        f" torch {torch.__version__}"
+    )
+    text = (
+        f"""# Experts, demonstrators and random policies on the memory environments
 
 Success rate (`info["success"]` at the end of the episode), return and episode length over {args.episodes} seeded
 episodes (seeds {args.seed}..{args.seed + args.episodes - 1}) per policy. The expert acts on the privileged state
@@ -52,7 +56,10 @@ Success for masked CartPole means surviving 500 steps, for masked Acrobot reachi
 
 | env | policy | success | return (mean ± std) | length | env steps/s | wall s |
 | --- | --- | ---: | ---: | ---: | ---: | ---: |
-""" + "\n".join(rows) + "\n"
+"""
+        + "\n".join(rows)
+        + "\n"
+    )
     Path(args.output).write_text(text)
     print(f"wrote {args.output}")
 

@@ -36,8 +36,8 @@ def rollout(env: gym.Env, seed: int, n_steps: int, action_seed: int = 0) -> list
 
 def assert_traces_equal(a: list, b: list) -> None:
     assert len(a) == len(b)
-    for step_a, step_b in zip(a, b):
-        for x, y in zip(step_a, step_b):
+    for step_a, step_b in zip(a, b, strict=True):
+        for x, y in zip(step_a, step_b, strict=True):
             np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
 
 
@@ -146,7 +146,7 @@ def test_works_in_sb3_vectorised_envs(env_id: str) -> None:
     obs = venv.reset()
     assert obs.shape == (3, *venv.observation_space.shape)
     for _ in range(200):
-        obs, rewards, dones, infos = venv.step(np.array([venv.action_space.sample() for _ in range(3)]))
+        obs, rewards, _dones, infos = venv.step(np.array([venv.action_space.sample() for _ in range(3)]))
         assert obs.shape[0] == 3 and rewards.shape == (3,)
         assert all("state" in i and "success" in i for i in infos)
     venv.close()
@@ -196,4 +196,4 @@ def test_bad_max_steps_is_rejected(env_id: str) -> None:
 @pytest.mark.parametrize("env_id", ENV_IDS)
 def test_unknown_render_mode_is_rejected(env_id: str) -> None:
     with pytest.raises(ValueError, match="render_mode"):
-        gym.make(env_id, render_mode="human-ish").unwrapped
+        gym.make(env_id, render_mode="human-ish")
