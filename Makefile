@@ -40,7 +40,7 @@ format: $(STAMP)
 
 # Success of experts, demonstrators and random policies -> docs/EXPERTS.md (a few minutes on 2 cores).
 bench: $(STAMP)
-	$(PY) scripts/expert_table.py --episodes 100 --output docs/EXPERTS.md
+	$(PY) scripts/expert_table.py --episodes 200 --output docs/EXPERTS.md
 
 # Retrain the shipped PPO experts of masked CartPole / Acrobot (minutes on 2 cores).
 experts: $(STAMP)
