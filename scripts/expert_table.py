@@ -52,7 +52,8 @@ Success for masked CartPole means surviving 500 steps, for masked Acrobot reachi
 
 - Command: `python scripts/expert_table.py --episodes {args.episodes} --seed {args.seed}` (or `make bench`)
 - Machine: {machine}; measured {datetime.date.today().isoformat()}.
-- Env steps/s include the policy's `predict` (single env, no vectorisation); other jobs may share the cores, so read them as lower bounds.
+- Env steps/s include the policy's `predict` (single env, no vectorisation);
+  other jobs may share the cores, so read them as lower bounds.
 
 | env | policy | success | return (mean ± std) | length | env steps/s | wall s |
 | --- | --- | ---: | ---: | ---: | ---: | ---: |
