@@ -30,13 +30,13 @@ demo: $(STAMP)
 	$(VENV)/bin/ttt-gym demo
 
 check: $(STAMP)
-	$(VENV)/bin/ruff check ttt_gym envs tests examples scripts
-	$(VENV)/bin/ruff format --check ttt_gym envs tests examples scripts
+	$(VENV)/bin/ruff check ttt_gym envs tests examples scripts benchmarks
+	$(VENV)/bin/ruff format --check ttt_gym envs tests examples scripts benchmarks
 	$(VENV)/bin/mypy ttt_gym envs
 
 format: $(STAMP)
-	$(VENV)/bin/ruff check --fix ttt_gym envs tests examples scripts
-	$(VENV)/bin/ruff format ttt_gym envs tests examples scripts
+	$(VENV)/bin/ruff check --fix ttt_gym envs tests examples scripts benchmarks
+	$(VENV)/bin/ruff format ttt_gym envs tests examples scripts benchmarks
 
 # Success of experts, demonstrators and random policies -> docs/EXPERTS.md (a few minutes on 2 cores).
 bench: $(STAMP)
