@@ -1,0 +1,146 @@
+"""Test-time losses: one per SB3 policy family, our agents' own actor losses, and the batch they consume."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from gymnasium import spaces
+from stable_baselines3.common.policies import ActorCriticPolicy, MultiInputActorCriticPolicy
+from stable_baselines3.sac.policies import SACPolicy
+from stable_baselines3.td3.policies import TD3Policy
+
+from ttt_gym.agents import GCBC, GCIQL, TensorBatch
+from ttt_gym.losses import (
+    SQUASHED_ACTION_LIMIT,
+    AgentActorLoss,
+    TTTBatch,
+    default_loss,
+    log_likelihood_loss,
+    mse_loss,
+)
+
+FLAT = spaces.Box(-10.0, 10.0, (4,), np.float32)
+GOAL_DICT = spaces.Dict(
+    {
+        "observation": spaces.Box(-10.0, 10.0, (2,), np.float32),
+        "desired_goal": spaces.Box(-10.0, 10.0, (2,), np.float32),
+    }
+)
+ACTIONS = spaces.Box(-1.0, 1.0, (2,), np.float32)
+
+
+def _lr(_: float) -> float:
+    return 1e-3
+
+
+def _batch(n: int = 16, seed: int = 0, *, as_dict: bool = False, actions: np.ndarray | None = None) -> TTTBatch:
+    rng = np.random.default_rng(seed)
+    obs = torch.as_tensor(rng.normal(size=(n, 2)), dtype=torch.float32)
+    goal = torch.as_tensor(np.tile(rng.normal(size=(1, 2)), (n, 1)), dtype=torch.float32)
+    acts = torch.as_tensor(rng.uniform(-1, 1, (n, 2)) if actions is None else actions, dtype=torch.float32)
+    transitions = TensorBatch(
+        observations=obs,
+        actions=acts,
+        next_observations=obs + 0.1,
+        rewards=-torch.ones(n),
+        masks=torch.ones(n),
+        value_goals=goal,
+        actor_goals=goal,
+    )
+    policy_obs = {"observation": obs, "desired_goal": goal} if as_dict else torch.cat([obs, goal], dim=1)
+    return TTTBatch(observations=policy_obs, actions=acts, transitions=transitions)
+
+
+def test_ppo_log_likelihood_is_the_distribution_nll_and_fits_the_actions():
+    torch.manual_seed(0)
+    policy = ActorCriticPolicy(FLAT, ACTIONS, _lr, net_arch=[16])
+    batch = _batch(actions=np.tile([[0.8, -0.5]], (16, 1)))
+    expected = -policy.get_distribution(batch.observations).log_prob(batch.actions).mean()
+    torch.testing.assert_close(log_likelihood_loss(policy, batch), expected)
+    optimizer = torch.optim.Adam(policy.parameters(), lr=1e-2)
+    first = log_likelihood_loss(policy, batch).item()
+    for _ in range(50):
+        loss = log_likelihood_loss(policy, batch)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert loss.item() < first
+    mean = policy.get_distribution(batch.observations).distribution.mean.mean(0)
+    torch.testing.assert_close(mean, torch.tensor([0.8, -0.5]), atol=0.1, rtol=0)
+
+
+def test_multi_input_policy_takes_the_dict_batch():
+    policy = MultiInputActorCriticPolicy(GOAL_DICT, ACTIONS, _lr, net_arch=[16])
+    loss = log_likelihood_loss(policy, _batch(as_dict=True))
+    assert loss.ndim == 0 and torch.isfinite(loss)
+    loss.backward()
+    assert policy.action_net.weight.grad is not None and policy.value_net.weight.grad is None
+
+
+def test_sac_log_likelihood_is_finite_at_the_action_bounds():
+    policy = SACPolicy(FLAT, ACTIONS, _lr, net_arch=[16])
+    batch = _batch(actions=np.tile([[1.0, -1.0]], (16, 1)))
+    loss = log_likelihood_loss(policy, batch)
+    assert torch.isfinite(loss)
+    mean, log_std, kwargs = policy.actor.get_action_dist_params(batch.observations)
+    distribution = policy.actor.action_dist.proba_distribution(mean, log_std, **kwargs)
+    clipped = batch.actions.clamp(-SQUASHED_ACTION_LIMIT, SQUASHED_ACTION_LIMIT)
+    torch.testing.assert_close(loss, -distribution.log_prob(clipped).mean())
+    # The actor alone (an SB3 BasePolicy too) gives the same loss.
+    torch.testing.assert_close(log_likelihood_loss(policy.actor, batch), loss)
+    loss.backward()
+    assert all(p.grad is None for p in policy.critic.parameters())
+
+
+def test_td3_mse_is_the_squared_error_of_the_deterministic_action():
+    policy = TD3Policy(FLAT, ACTIONS, _lr, net_arch=[16])
+    batch = _batch()
+    expected = (policy.actor(batch.observations) - batch.actions).square().sum(-1).mean()
+    torch.testing.assert_close(mse_loss(policy, batch), expected)
+    torch.testing.assert_close(mse_loss(policy.actor, batch), expected)
+    ppo = ActorCriticPolicy(FLAT, ACTIONS, _lr, net_arch=[16])
+    assert torch.isfinite(mse_loss(ppo, batch))  # the distribution's mode for other policies
+
+
+def test_agent_losses_are_the_agents_own():
+    obs_space, action_space = spaces.Box(-np.inf, np.inf, (2,), np.float32), ACTIONS
+    batch = _batch(as_dict=True)
+    for agent in (
+        GCBC((obs_space, action_space), hidden_dims=(16,)),
+        GCIQL((obs_space, action_space), hidden_dims=(16,), actor_loss="awr", alpha=1.0),
+    ):
+        loss_fn = default_loss(agent)
+        assert isinstance(loss_fn, AgentActorLoss)
+        expected, _ = agent.actor_loss(batch.transitions)
+        torch.testing.assert_close(loss_fn(agent.policy, batch), expected)
+    # The policy alone (without its agent) gets GCBC's loss: the Gaussian negative log-likelihood.
+    gcbc = GCBC((obs_space, action_space), hidden_dims=(16,))
+    assert default_loss(gcbc.policy) is log_likelihood_loss
+    torch.testing.assert_close(log_likelihood_loss(gcbc.policy, batch), gcbc.actor_loss(batch.transitions)[0])
+
+
+def test_default_loss_per_family_and_unknown_policies():
+    assert default_loss(ActorCriticPolicy(FLAT, ACTIONS, _lr)) is log_likelihood_loss
+    assert default_loss(SACPolicy(FLAT, ACTIONS, _lr)) is log_likelihood_loss
+    assert default_loss(TD3Policy(FLAT, ACTIONS, _lr)) is mse_loss
+    td3 = TD3Policy(FLAT, ACTIONS, _lr)
+
+    class Model:  # an SB3 algorithm exposes .policy
+        policy = td3
+
+    assert default_loss(Model()) is mse_loss
+    with pytest.raises(TypeError, match="loss="):
+        default_loss(torch.nn.Linear(2, 2))
+
+
+def test_batch_take_keeps_rows_aligned():
+    batch = _batch(as_dict=True)
+    rows = torch.tensor([3, 3, 0])
+    part = batch.take(rows)
+    assert len(part) == 3
+    torch.testing.assert_close(part.observations["observation"], batch.observations["observation"][rows])
+    torch.testing.assert_close(part.transitions.next_observations, batch.transitions.next_observations[rows])
+    torch.testing.assert_close(part.actions, batch.actions[rows])
+    flat = _batch().take(rows)
+    assert flat.observations.shape == (3, 4)

@@ -1,0 +1,210 @@
+"""GC-TTT data selection on hand-built datasets whose relevant and optimal transitions are known."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ttt_gym.data import GoalDataset, GoalSpace
+from ttt_gym.selection import (
+    GoalRelatedSelector,
+    RandomSelector,
+    Selector,
+    _top_fraction_threshold,
+    make_selector,
+)
+
+GAMMA = 0.9
+TOLERANCE = 0.5
+
+
+def _dataset(velocity_dims: int = 0) -> GoalDataset:
+    """Three trajectories of 5 transitions each (a 6th, terminal row ends each one).
+
+    A (rows 0-4): (0,0) (1,0) (2,0) (3,0) (4,0), moving along +x.
+    B (rows 5-9): (0,0.2) (0,1) (0,2) (0,3) (0,4), moving along +y.
+    C (rows 10-14): (10,10) ... (10,14), far away.
+    """
+    a = [(float(x), 0.0) for x in range(6)]
+    b = [(0.0, 0.2)] + [(0.0, float(y)) for y in range(1, 6)]
+    c = [(10.0, 10.0 + y) for y in range(6)]
+    positions = np.array(a + b + c, dtype=np.float32)
+    observations = np.concatenate([positions, np.zeros((len(positions), velocity_dims), np.float32)], axis=1)
+    terminals = np.zeros(18, dtype=bool)
+    terminals[[5, 11, 17]] = True
+    return GoalDataset.from_arrays(
+        observations,
+        np.zeros((18, 2), np.float32),
+        terminals,
+        goal_space=GoalSpace(indices=(0, 1), group_size=2, tolerance=TOLERANCE),
+    )
+
+
+class DistanceCritic:
+    """V(s, g) = -||s_xy - g_xy||, counting the states it is called on."""
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+
+    def __call__(self, observations: np.ndarray, goals: np.ndarray) -> np.ndarray:
+        self.calls.append(len(observations))
+        return -np.linalg.norm(observations[:, :2] - goals[:, :2], axis=1)
+
+
+def _mc(steps: int) -> float:
+    return -(1 - GAMMA**steps) / (1 - GAMMA)
+
+
+@pytest.fixture(scope="module")
+def dataset() -> GoalDataset:
+    return _dataset()
+
+
+def test_relevance_is_goal_space_distance_below_epsilon(dataset):
+    selector = GoalRelatedSelector(dataset, optimality="none")
+    assert selector.epsilon == TOLERANCE  # the dataset's success threshold by default
+    np.testing.assert_array_equal(selector.select(np.array([0.0, 0.0]), np.array([3.0, 0.0])), [0, 5])
+    wide = GoalRelatedSelector(dataset, optimality="none", epsilon=1.5)
+    np.testing.assert_array_equal(wide.select(np.array([0.0, 0.0]), np.array([3.0, 0.0])), [0, 1, 5, 6])
+    # Strictly below epsilon: (1, 0) and (0, 1) sit at distance exactly 1.
+    exact = GoalRelatedSelector(dataset, optimality="none", epsilon=1.0)
+    np.testing.assert_array_equal(exact.relevant(np.array([0.0, 0.0])), [0, 5])
+    assert len(wide.relevant(np.array([50.0, 50.0]))) == 0
+
+
+def test_monte_carlo_returns_count_steps_to_the_goal(dataset):
+    selector = GoalRelatedSelector(dataset, optimality="monte_carlo", discount=GAMMA)
+    returns = selector.returns(np.array([0, 1, 3, 5, 10]), np.array([3.0, 0.0]))
+    # Row 0 reaches (3, 0) after 3 steps, row 1 after 2, row 3 is at the goal; B and C never reach it.
+    np.testing.assert_allclose(returns, [_mc(3), _mc(2), 0.0, -1 / (1 - GAMMA), -1 / (1 - GAMMA)])
+
+
+def test_critic_free_selection_keeps_the_sub_trajectories_that_reach_the_goal(dataset):
+    selector = make_selector("critic-free", dataset, discount=GAMMA, epsilon=1.5, optimal_fraction=0.5)
+    # Relevant: rows 0, 1 (reach (3,0) in 3 and 2 steps) and 5, 6 (never): the better half is 0 and 1.
+    np.testing.assert_array_equal(selector.select(np.array([0.0, 0.0]), np.array([3.0, 0.0])), [0, 1])
+    assert selector.stats.last_relevant == 4 and selector.stats.last_selected == 2
+    # Towards (0, 3) the +y trajectory is the optimal one.
+    np.testing.assert_array_equal(selector.select(np.array([0.0, 0.0]), np.array([0.0, 3.0])), [5, 6])
+
+
+def test_h_step_return_bootstraps_with_the_critic_at_the_h_th_state(dataset):
+    critic = DistanceCritic()
+    selector = GoalRelatedSelector(dataset, critic, horizon_steps=2, discount=GAMMA)
+    goal = np.array([3.0, 0.0])
+    returns = selector.returns(np.array([0, 5]), goal)
+    # Eq. 3 with H = 2: R(s_1) + gamma V(s_2): row 0 -> s_2 = (1, 0), row 5 -> s_2 = (0, 1).
+    np.testing.assert_allclose(returns, [-1 - GAMMA * 2.0, -1 - GAMMA * np.sqrt(10.0)], rtol=1e-6)
+    assert critic.calls == [2] and selector.stats.critic_states == 2
+    selector.returns(np.array([0, 5]), goal)  # values are cached for the goal: no new critic call
+    assert critic.calls == [2]
+
+
+def test_h_step_return_stops_at_the_goal_and_at_the_trajectory_end(dataset):
+    critic = DistanceCritic()
+    selector = GoalRelatedSelector(dataset, critic, horizon_steps=5, discount=GAMMA)
+    returns = selector.returns(np.array([1, 4]), np.array([3.0, 0.0]))
+    # Row 1 reaches the goal after 2 steps (no critic); row 4 is its trajectory's last transition: V(s_4) alone.
+    np.testing.assert_allclose(returns, [_mc(2), -1.0], rtol=1e-6)
+    assert critic.calls == [1]
+
+
+def test_gc_ttt_selection_is_relevant_and_optimal(dataset):
+    selector = make_selector(
+        "gc-ttt", dataset, DistanceCritic(), horizon_steps=2, discount=GAMMA, epsilon=1.5, optimal_fraction=0.5
+    )
+    selected = selector.select(np.array([0.0, 0.0]), np.array([3.0, 0.0]))
+    # H-step returns: row 0 -1-0.9*2, row 1 -1-0.9*1, row 5 -1-0.9*sqrt(10), row 6 -1-0.9*sqrt(13): best half 0, 1.
+    np.testing.assert_array_equal(selected, [0, 1])
+    assert isinstance(selector, Selector)
+
+
+def test_optimal_only_ablation_searches_the_whole_dataset(dataset):
+    selector = make_selector("optimal-only", dataset, discount=GAMMA, optimal_fraction=0.2)
+    # Far from every state, still picks rows that reach (0, 3) fastest: 7 (1 step), 8 (at the goal), 6 (2 steps).
+    selected = selector.select(np.array([50.0, 50.0]), np.array([0.0, 3.0]))
+    np.testing.assert_array_equal(selected, [6, 7, 8])
+
+
+def test_relevant_only_and_random_ablations(dataset):
+    relevant = make_selector("relevant-only", dataset, epsilon=1.5)
+    np.testing.assert_array_equal(relevant.select(np.zeros(2), np.array([3.0, 0.0])), [0, 1, 5, 6])
+    random = make_selector("random", dataset, size=6, seed=1)
+    assert isinstance(random, RandomSelector)
+    picked = random.select(np.zeros(2), np.zeros(2))
+    assert len(picked) == 6 and len(np.unique(picked)) == 6 and np.all(np.diff(picked) > 0)
+    assert picked.min() >= 0 and picked.max() < len(dataset)
+    assert len(RandomSelector(dataset, size=100).select(np.zeros(2), np.zeros(2))) == len(dataset)
+
+
+def test_value_based_relevance_uses_v_of_state_to_start(dataset):
+    selector = make_selector(
+        "value-relevance", dataset, DistanceCritic(), value_threshold=-1.2, optimal_fraction=1.0, discount=GAMMA
+    )
+    # V(s, s_i) = -distance > -1.2: the same rows as distance < 1.2.
+    np.testing.assert_array_equal(selector.relevant(np.zeros(2)), [0, 1, 5, 6])
+    bounded = make_selector(
+        "value-relevance", dataset, DistanceCritic(), value_threshold=-1.2, candidate_radius=0.5, optimal_fraction=1.0
+    )
+    np.testing.assert_array_equal(bounded.relevant(np.zeros(2)), [0, 5])
+
+
+def test_percentile_cut_keeps_the_top_fraction_and_ties():
+    returns = np.array([-5.0, -1.0, -3.0, -2.0, -4.0, -6.0, -7.0, -8.0, -9.0, -10.0])
+    assert _top_fraction_threshold(returns, 0.2) == -2.0  # the best 2 of 10
+    assert _top_fraction_threshold(returns, 1.0) == -10.0
+    assert _top_fraction_threshold(np.array([-1.0, -1.0, -1.0, -2.0]), 0.25) == -1.0  # ties are all kept
+    assert _top_fraction_threshold(np.array([-3.0]), 0.01) == -3.0  # at least one
+
+
+def test_goal_as_coordinates_or_full_observation():
+    dataset = _dataset(velocity_dims=2)  # 4-d observations, goals in the first two
+    selector = GoalRelatedSelector(dataset, optimality="monte_carlo", discount=GAMMA, epsilon=1.5, optimal_fraction=0.5)
+    state = np.zeros(4)
+    full = selector.select(state, np.array([3.0, 0.0, 0.0, 0.0]))
+    coordinates = selector.select(state, np.array([3.0, 0.0]))
+    np.testing.assert_array_equal(full, [0, 1])
+    np.testing.assert_array_equal(coordinates, full)
+    with_critic = GoalRelatedSelector(dataset, DistanceCritic(), epsilon=1.5)
+    with pytest.raises(ValueError, match="full_goal=True"):
+        with_critic.select(state, np.array([3.0, 0.0]))
+    with pytest.raises(ValueError, match="entries"):
+        selector.select(state, np.array([1.0, 2.0, 3.0]))
+    with pytest.raises(ValueError, match="observation"):
+        selector.select(np.zeros(3), np.array([3.0, 0.0]))
+
+
+def test_configuration_errors_name_the_fix(dataset):
+    with pytest.raises(ValueError, match="critic"):
+        GoalRelatedSelector(dataset, optimality="h_step")
+    with pytest.raises(ValueError, match="value_threshold"):
+        GoalRelatedSelector(dataset, DistanceCritic(), relevance="value")
+    no_goal_space = GoalDataset.from_arrays(dataset.observations, dataset.actions, np.r_[np.zeros(14), 1])
+    with pytest.raises(ValueError, match="epsilon="):
+        GoalRelatedSelector(no_goal_space)
+    assert len(GoalRelatedSelector(no_goal_space, epsilon=0.5, success_tolerance=0.5).relevant(np.zeros(2))) == 2
+    with pytest.raises(ValueError, match="Unknown selector kind"):
+        make_selector("best", dataset)
+
+
+def test_max_relevant_subsamples_before_the_cut():
+    rng = np.random.default_rng(0)
+    observations = rng.uniform(-1, 1, size=(2001, 2)).astype(np.float32)
+    terminals = np.zeros(2001, dtype=bool)
+    terminals[100::101] = True
+    terminals[-1] = True
+    data = GoalDataset.from_arrays(
+        observations, np.zeros_like(observations), terminals, goal_space=GoalSpace((0, 1), 2, 0.3)
+    )
+    selector = GoalRelatedSelector(data, optimality="monte_carlo", epsilon=10.0, max_relevant=200)
+    selected = selector.select(np.zeros(2), np.array([0.5, 0.5]))
+    assert selector.stats.last_relevant == len(data)
+    assert 40 <= len(selected) <= 200 and np.all(np.diff(selected) > 0)
+
+
+def test_critic_free_cut_drops_sub_trajectories_that_never_reach_the_goal(dataset):
+    # Relevant to (0, 0) with epsilon 1.5: rows 0, 1 (reach (3, 0)) and 5, 6 (never). A cut at 90% would keep
+    # the never-reaching rows as ties; the critic-free cut keeps only the ones with a return towards the goal.
+    selector = GoalRelatedSelector(dataset, optimality="monte_carlo", epsilon=1.5, optimal_fraction=0.9)
+    np.testing.assert_array_equal(selector.select(np.zeros(2), np.array([3.0, 0.0])), [0, 1])
+    assert len(selector.select(np.zeros(2), np.array([10.0, 14.0]))) == 0  # no relevant row reaches C's end

@@ -1,0 +1,316 @@
+"""TestTimeTraining on SB3 models (PPO, SAC, TD3, DDPG) and our agents, with a tiny goal-reaching point env."""
+
+from __future__ import annotations
+
+import logging
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from gymnasium import spaces
+from gymnasium.wrappers import FlattenObservation
+from stable_baselines3 import DDPG, PPO, SAC, TD3
+from stable_baselines3.common.evaluation import evaluate_policy
+from stable_baselines3.common.monitor import Monitor
+from stable_baselines3.common.policies import ActorCriticPolicy
+from stable_baselines3.common.vec_env import DummyVecEnv
+
+from ttt_gym.agents import GCBC, GCIQL, GCIVL
+from ttt_gym.data import GoalDataset, GoalSpace
+from ttt_gym.selection import GoalRelatedSelector, make_selector
+from ttt_gym.wrapper import GoalObservationAdapter, TestTimeTraining
+
+TARGET_ACTION = np.array([1.0, 0.0], dtype=np.float32)  # every dataset action: move along +x
+
+
+class PointGoalEnv(gym.Env):
+    """A point that moves by 0.05 * action towards a goal; success within 0.2 (terminates)."""
+
+    def __init__(self, *, flat: bool = False, goal: tuple[float, float] | None = None, max_steps: int = 20) -> None:
+        box = spaces.Box(-5.0, 5.0, (2,), np.float32)
+        self.flat = flat
+        self.observation_space = (
+            spaces.Box(-5.0, 5.0, (4,), np.float32)
+            if flat
+            else spaces.Dict({"observation": box, "achieved_goal": box, "desired_goal": box})
+        )
+        self.action_space = spaces.Box(-1.0, 1.0, (2,), np.float32)
+        self.fixed_goal = None if goal is None else np.array(goal, np.float32)
+        self.max_steps = max_steps
+
+    def _obs(self):
+        if self.flat:
+            return np.concatenate([self.position, self.goal]).astype(np.float32)
+        return {"observation": self.position.copy(), "achieved_goal": self.position.copy(), "desired_goal": self.goal}
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.position = self.np_random.uniform(-0.5, 0.5, 2).astype(np.float32)
+        self.goal = self.fixed_goal if self.fixed_goal is not None else self.np_random.uniform(-1, 1, 2)
+        self.goal = np.asarray(self.goal, np.float32)
+        self.t = 0
+        return self._obs(), {}
+
+    def step(self, action):
+        self.position = (self.position + 0.05 * np.clip(action, -1, 1)).astype(np.float32)
+        self.t += 1
+        success = bool(np.linalg.norm(self.position - self.goal) <= 0.2)
+        return self._obs(), float(success) - 1.0, success, self.t >= self.max_steps, {"success": success}
+
+
+def make_dataset(n_trajectories: int = 300, length: int = 25, action_dim: int = 2, seed: int = 0) -> GoalDataset:
+    """Straight runs along +x from random starts in [-1, 1]^2; the action is always (1, 0)."""
+    rng = np.random.default_rng(seed)
+    starts = rng.uniform(-1, 1, (n_trajectories, 1, 2))
+    steps = np.arange(length + 1)[None, :, None] * np.array([0.05, 0.0])
+    observations = (starts + steps).reshape(-1, 2).astype(np.float32)
+    actions = np.zeros((len(observations), action_dim), np.float32)
+    actions[:, 0] = 1.0
+    terminals = np.zeros((n_trajectories, length + 1), dtype=bool)
+    terminals[:, -1] = True
+    return GoalDataset.from_arrays(
+        observations, actions, terminals.reshape(-1), goal_space=GoalSpace((0, 1), group_size=2, tolerance=0.2)
+    )
+
+
+@pytest.fixture(scope="module")
+def dataset() -> GoalDataset:
+    return make_dataset()
+
+
+def relevant_only(dataset: GoalDataset):
+    return make_selector("relevant-only", dataset, epsilon=0.5)
+
+
+TINY = {"net_arch": [16]}
+
+
+def build(kind: str, env: gym.Env | None = None):
+    """A tiny untrained model of ``kind`` and its env."""
+    flat = kind.endswith("flat")
+    env = env if env is not None else PointGoalEnv(flat=flat)
+    policy = "MlpPolicy" if flat else "MultiInputPolicy"
+    common = {"policy_kwargs": dict(TINY), "seed": 0, "device": "cpu"}  # SB3 writes into policy_kwargs
+    off_policy = {"buffer_size": 64, "learning_starts": 0}
+    if kind.startswith("ppo"):
+        return PPO(policy, env, n_steps=16, batch_size=16, **common), env
+    if kind.startswith("sac"):
+        return SAC(policy, env, **off_policy, **common), env
+    if kind.startswith("td3"):
+        return TD3(policy, env, **off_policy, **common), env
+    if kind.startswith("ddpg"):
+        return DDPG(policy, env, **off_policy, **common), env
+    agent_class = {"gcbc": GCBC, "gcivl": GCIVL, "gciql": GCIQL}[kind]
+    return agent_class(env, hidden_dims=(16,), batch_size=16, device="cpu"), env
+
+
+def snapshot(policy) -> dict[str, torch.Tensor]:
+    return {key: value.detach().clone() for key, value in policy.state_dict().items()}
+
+
+def same(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[key], b[key]) for key in a)
+
+
+def policy_of(model):
+    return model.policy
+
+
+KINDS = ["ppo-dict", "ppo-flat", "sac-dict", "sac-flat", "td3-flat", "ddpg-dict", "gcbc", "gcivl", "gciql"]
+BEHAVIOUR_CLONING = {"ppo-dict", "ppo-flat", "sac-dict", "sac-flat", "td3-flat", "ddpg-dict", "gcbc"}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_adapts_a_copy_and_restores_the_pretrained_weights(kind, dataset):
+    model, env = build(kind)
+    before = snapshot(policy_of(model))
+    ttt = TestTimeTraining(model, dataset, selector=relevant_only(dataset), every=5, steps=20, lr=1e-2, batch_size=32)
+    obs, _ = env.reset(seed=0)
+    for t in range(12):
+        action, _ = ttt.predict(obs, episode_start=np.array([t == 0]), deterministic=True)
+        assert env.action_space.contains(action.astype(np.float32))
+        obs, *_ = env.step(action)
+    assert ttt.stats.adaptation_errors == 0 and ttt.stats.adaptations == 3  # steps 0, 5 and 10
+    assert same(snapshot(policy_of(model)), before), "the wrapped policy was modified"
+    assert same(snapshot(ttt.pretrained_policy), before)
+    assert not same(snapshot(ttt.adapted_policy(0)), before)
+
+    # The adapted copy acts differently; behaviour cloning on (1, 0) moves its action towards (1, 0).
+    probe = ttt.adapter.to_policy(np.array([[0.0, 0.0]]), np.array([[0.5, 0.0]], np.float32))
+    pretrained_action, _ = ttt.pretrained_policy.predict(probe, deterministic=True)
+    adapted_action, _ = ttt.adapted_policy(0).predict(probe, deterministic=True)
+    assert not np.allclose(pretrained_action, adapted_action, atol=1e-4)
+    if kind in BEHAVIOUR_CLONING:
+        assert np.linalg.norm(adapted_action - TARGET_ACTION) < np.linalg.norm(pretrained_action - TARGET_ACTION)
+
+    # A new episode restores the pretrained weights before adapting again, from the same start.
+    ttt.predict(obs, episode_start=np.array([True]), deterministic=True)
+    assert ttt.stats.adaptations == 4
+
+
+def test_restore_is_exact_when_adaptation_is_skipped(dataset):
+    model, env = build("ppo-dict")
+    ttt = TestTimeTraining(model, dataset, selector=relevant_only(dataset), every=3, steps=10, lr=1e-2, batch_size=8)
+    obs, _ = env.reset(seed=0)
+    for t in range(3):
+        obs, *_ = env.step(ttt.predict(obs, episode_start=np.array([t == 0]))[0])
+    far_away = {key: np.full(2, 4.0, np.float32) for key in obs}  # nothing relevant here
+    ttt.predict(far_away)
+    assert ttt.stats.too_little_data == 1
+    assert same(snapshot(ttt.adapted_policy(0)), snapshot(model.policy))
+
+
+def test_env_indices_adapt_separately(dataset):
+    venv = DummyVecEnv([lambda: PointGoalEnv(goal=(1.0, 0.0)), lambda: PointGoalEnv(goal=(-1.0, 0.5))])
+    model, _ = build("ppo-dict", venv)
+    ttt = TestTimeTraining(model, dataset, selector=relevant_only(dataset), every=50, steps=10, lr=1e-2, batch_size=16)
+    obs = venv.reset()
+    actions, _ = ttt.predict(obs, episode_start=np.ones(2, bool), deterministic=True)
+    assert actions.shape == (2, 2)
+    first, second = ttt.adapted_policy(0), ttt.adapted_policy(1)
+    assert first is not second and not same(snapshot(first), snapshot(second))
+    first_before, second_before = snapshot(first), snapshot(second)
+
+    # Env 0 starts a new episode with a new goal; env 1 carries on: only env 0 adapts again.
+    obs["desired_goal"][0] = [0.0, -1.0]
+    ttt.predict(obs, episode_start=np.array([True, False]), deterministic=True)
+    assert ttt.stats.adaptations == 3
+    assert same(snapshot(ttt.adapted_policy(1)), second_before)
+    assert not same(snapshot(ttt.adapted_policy(0)), first_before)
+
+    # A changed goal alone (no episode_start) also restarts that env's adaptation.
+    obs["desired_goal"][1] = [0.5, 0.5]
+    ttt.predict(obs, episode_start=np.zeros(2, bool))
+    assert ttt.stats.adaptations == 4
+
+
+def test_evaluate_policy_accepts_the_wrapper(dataset):
+    venv = DummyVecEnv([lambda: Monitor(PointGoalEnv(max_steps=8))] * 2)
+    model, _ = build("sac-dict", venv)
+    ttt = TestTimeTraining(model, dataset, selector=relevant_only(dataset), every=4, steps=5, batch_size=16, env=venv)
+    mean_reward, _ = evaluate_policy(ttt, venv, n_eval_episodes=4)
+    assert np.isfinite(mean_reward)
+    assert ttt.stats.steps >= 16 and ttt.stats.adaptations >= 4 and ttt.stats.adaptation_errors == 0
+
+
+def test_evaluate_goal_policy_on_pointmaze(tmp_path):
+    from ttt_gym.data import generate_dataset
+    from ttt_gym.goal_evaluation import evaluate_goal_policy
+
+    name = "pointmaze-medium-navigate-v0"
+    data = GoalDataset.load(
+        generate_dataset(name, num_episodes=2, path=tmp_path, progress_bar=False, episode_steps=200, num_workers=1)
+    )
+    box = spaces.Box(-np.inf, np.inf, (2,), np.float32)
+    agent = GCIVL((box, spaces.Box(-1.0, 1.0, (2,), np.float32)), hidden_dims=(16,), device="cpu")
+    selector = make_selector("gc-ttt", data, agent.value, epsilon=30.0)  # tiny data: everything is relevant
+    ttt = TestTimeTraining(agent, data, selector=selector, every=5, steps=3, batch_size=16)
+    result = evaluate_goal_policy(ttt, name, tasks=(1,), episodes_per_task=1, max_episode_steps=10)
+    assert result.lengths.tolist() == [[10]]
+    assert ttt.stats.adaptations == 2 and ttt.stats.adaptation_errors == 0 and selector.stats.critic_states > 0
+
+
+def test_default_selector_uses_the_agents_critic(dataset):
+    agent, _ = build("gciql")
+    ttt = TestTimeTraining(agent, dataset)
+    assert isinstance(ttt.selector, GoalRelatedSelector) and ttt.selector.optimality == "h_step"
+    assert ttt.selector.critic == agent.value
+    model, _ = build("td3-flat")
+    assert TestTimeTraining(model, dataset).selector.optimality == "monte_carlo"
+    assert ttt.device == torch.device("cpu")
+
+
+def test_too_little_data_acts_pretrained_and_says_why(dataset, caplog):
+    model, env = build("ppo-dict")
+    ttt = TestTimeTraining(model, dataset, selector=make_selector("relevant-only", dataset, epsilon=1e-6), every=2)
+    obs, _ = env.reset(seed=0)
+    with caplog.at_level(logging.WARNING, logger="ttt_gym.wrapper"):
+        for t in range(4):
+            action, _ = ttt.predict(obs, episode_start=np.array([t == 0]), deterministic=True)
+            np.testing.assert_array_equal(action, model.predict(obs, deterministic=True)[0])
+    assert ttt.stats.too_little_data == 2 and ttt.stats.adaptations == 0
+    assert "min_selected" in caplog.text
+
+
+def test_errors_during_adaptation_do_not_stop_the_control_loop(dataset, caplog):
+    def broken_loss(policy, batch):
+        raise RuntimeError("boom")
+
+    model, env = build("td3-flat")
+    ttt = TestTimeTraining(model, dataset, selector=relevant_only(dataset), loss=broken_loss, every=2, steps=3)
+    obs, _ = env.reset(seed=0)
+    with caplog.at_level(logging.WARNING, logger="ttt_gym.wrapper"):
+        for t in range(4):
+            action, _ = ttt.predict(obs, episode_start=np.array([t == 0]), deterministic=True)
+            np.testing.assert_array_equal(action, model.predict(obs, deterministic=True)[0])
+    assert ttt.stats.adaptation_errors == 2 and ttt.stats.adaptations == 0
+    assert "boom" in caplog.text
+    assert same(snapshot(ttt.adapted_policy(0)), snapshot(model.policy))
+
+
+def test_mismatched_spaces_are_explained(dataset):
+    model, _ = build("ppo-dict")
+    with pytest.raises(ValueError, match="dataset's actions have 3"):
+        TestTimeTraining(model, make_dataset(n_trajectories=5, action_dim=3))
+    flat5 = ActorCriticPolicy(spaces.Box(-5, 5, (5,), np.float32), spaces.Box(-1, 1, (2,), np.float32), lambda _: 1e-3)
+    with pytest.raises(ValueError, match="flat observation has 5 entries"):
+        TestTimeTraining(flat5, dataset)
+    with pytest.raises(ValueError, match="wrap the env"):
+        TestTimeTraining(model, dataset, env=PointGoalEnv(flat=True))
+    with pytest.raises(ValueError, match="desired_goal"):
+        GoalObservationAdapter(spaces.Dict({"observation": spaces.Box(-1, 1, (2,))}), dataset)
+    with pytest.raises(ValueError, match="dataset's observations have 2"):
+        GoalObservationAdapter(
+            spaces.Dict({"observation": spaces.Box(-1, 1, (3,)), "desired_goal": spaces.Box(-1, 1, (2,))}), dataset
+        )
+    discrete = PPO("MlpPolicy", "CartPole-v1", device="cpu")
+    with pytest.raises(TypeError, match="Box action space"):
+        TestTimeTraining(discrete, dataset)
+    with pytest.raises(TypeError, match="SB3 model"):
+        TestTimeTraining(object(), dataset)
+    agent, _ = build("gcbc")
+    with pytest.raises(ValueError, match="lives on cpu"):
+        TestTimeTraining(agent, dataset, device="cuda")
+    with pytest.raises(ValueError, match="every >= 1"):
+        TestTimeTraining(model, dataset, every=0)
+    ttt = TestTimeTraining(model, dataset)
+    with pytest.raises(ValueError, match=r"\(obs, info\) tuple"):
+        ttt.predict(({"observation": np.zeros(2)}, {}))
+
+
+def test_flattened_goal_observation_with_its_key_order(dataset):
+    env = FlattenObservation(PointGoalEnv())  # sorted keys: achieved_goal, desired_goal, observation
+    model, _ = build("ppo-flat", env)
+    ttt = TestTimeTraining(
+        model, dataset, selector=relevant_only(dataset), flat_keys=("achieved_goal", "desired_goal", "observation")
+    )
+    obs, _ = env.reset(seed=3)
+    states, goals, batched = ttt.adapter.split(obs)
+    np.testing.assert_array_equal(states[0], env.unwrapped.position)
+    np.testing.assert_array_equal(goals[0], env.unwrapped.goal)
+    assert not batched
+    ttt.predict(obs, episode_start=np.array([True]))
+    assert ttt.stats.adaptations == 1 and ttt.stats.adaptation_errors == 0
+
+
+def test_asynchronous_mode_acts_while_adapting(dataset):
+    model, env = build("ppo-dict")
+    ttt = TestTimeTraining(
+        model, dataset, selector=relevant_only(dataset), every=100, steps=30, lr=1e-2, batch_size=32, asynchronous=True
+    )
+    obs, _ = env.reset(seed=0)
+    pretrained_action = model.predict(obs, deterministic=True)[0]
+    first, _ = ttt.predict(obs, episode_start=np.array([True]), deterministic=True)
+    np.testing.assert_array_equal(first, pretrained_action)  # the adaptation runs in the background
+    ttt.wait()
+    adapted, _ = ttt.predict(obs, deterministic=True)
+    assert ttt.stats.adaptations == 1 and not np.allclose(adapted, pretrained_action, atol=1e-4)
+
+    # A result that arrives after its episode ended is dropped; the new episode's adaptation is used.
+    ttt.predict(obs, episode_start=np.array([True]))
+    ttt.predict(obs, episode_start=np.array([True]))
+    ttt.close()
+    assert ttt.stats.discarded_adaptations == 1 and ttt.stats.adaptations == 3
+    assert ttt.stats.adaptation_errors == 0
+    assert same(snapshot(model.policy), snapshot(ttt.pretrained_policy))

@@ -1,0 +1,586 @@
+"""Which offline data to fine-tune on at test time: GC-TTT's relevance x optimality selection and its ablations.
+
+GC-TTT (Bagatella et al., eqs. 2-4 and Algorithm 1) fine-tunes a policy on sub-trajectories of the offline dataset
+that start near the agent's current state (*relevance*) and lead towards the evaluation goal g* (*optimality*).
+Every dataset transition ``i`` starts one sub-trajectory ``(s_i, s_{i+1}, ...)`` inside its own trajectory, so a
+selection is an array of transition indices into the :class:`~ttt_gym.data.GoalDataset`.
+
+* **Relevance** (eq. 2): ``d(s, s_i) < epsilon`` in goal space, where ``d`` is the distance of the success test
+  (Euclidean x-y in the mazes; per cube, the largest cube distance) and ``epsilon`` defaults to the success
+  threshold (1.0 in pointmaze, as in OGBench and the authors' code). Or value-based (eq. 13): ``V(s, s_i) > C``.
+* **Optimality** (eqs. 3-4): the H-step return ``sum_{k<H-1} gamma^k R(s_{i+k}, g*) + gamma^(H-1) V(s_{i+H-1}, g*)``
+  with OGBench's reward (0 at the goal, -1 elsewhere), then a percentile cut that keeps the best
+  ``optimal_fraction`` of the relevant sub-trajectories. The critic-free variant replaces the H-step return by the
+  Monte-Carlo return of the rest of the trajectory.
+
+Which side of the percentile is kept: eq. 4 keeps ``V_hat >= C`` with ``C`` "the q-th percentile" and q = 0.2,
+which read literally keeps the best 80%. The text around it says the cut selects "the most optimal ones", and the
+ablation (Insight 3) shows that relevant data with a weak optimality filter does not help, so we keep the *best*
+``optimal_fraction = 0.2``: ``C`` is the ``1 - 0.2`` quantile. ``optimal_fraction=0.8`` gives the literal reading.
+
+Speed: relevance queries use the dataset sorted once along its first goal coordinate (a window by binary search,
+then exact distances inside it); per-goal work (the rows that reach g*) is cached for the episode, and the critic is
+called only on the end states of relevant sub-trajectories that do not reach g*, each at most once per goal.
+``python -m ttt_gym.selection`` measures it (see ``docs/TTT.md``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal, Protocol, runtime_checkable
+
+import numpy as np
+
+from ttt_gym.data import GoalDataset
+
+__all__ = [
+    "SELECTOR_KINDS",
+    "Critic",
+    "GoalRelatedSelector",
+    "RandomSelector",
+    "SelectionStats",
+    "Selector",
+    "make_selector",
+]
+
+Critic = Callable[[np.ndarray, np.ndarray], np.ndarray]
+"""``V(observations, goals) -> values``: ``(B, obs_dim)`` states and ``(B, goal_obs_dim)`` goals to ``(B,)`` values,
+e.g. ``GCIQL.value`` or ``GCIVL.value``. Values follow OGBench's reward: about ``-(steps to reach the goal)``."""
+
+
+@dataclass
+class SelectionStats:
+    """Counters of a selector (mutable; read them after an episode)."""
+
+    selections: int = 0
+    """Calls to ``select``."""
+    goals_seen: int = 0
+    """Per-goal caches built (one per new goal, unless evicted)."""
+    last_relevant: int = 0
+    """Size of the relevant set of the last selection (before the optimality cut)."""
+    last_selected: int = 0
+    """Size of the last selection."""
+    last_ms: float = 0.0
+    """Wall-clock milliseconds of the last selection, critic calls included."""
+    total_ms: float = 0.0
+    """Wall-clock milliseconds of all selections."""
+    critic_states: int = 0
+    """States the critic has been evaluated on (cached values are not counted again)."""
+
+    @property
+    def mean_ms(self) -> float:
+        """Mean milliseconds per selection."""
+        return self.total_ms / max(self.selections, 1)
+
+
+@runtime_checkable
+class Selector(Protocol):
+    """What :class:`~ttt_gym.wrapper.TestTimeTraining` needs from a data selector.
+
+    ``state`` is the agent's current observation ``(obs_dim,)``; ``goal`` is the evaluation goal as the policy sees
+    it: a full goal observation ``(obs_dim,)`` or its goal coordinates ``(goal_dim,)``. The result holds dataset
+    transition indices (sorted int64, possibly empty). Selectors keep caches and are not thread-safe.
+    """
+
+    stats: SelectionStats
+
+    def select(self, state: np.ndarray, goal: np.ndarray) -> np.ndarray: ...
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Goal-space geometry
+
+
+class _GoalSpaceIndex:
+    """Dataset rows sorted by their first goal coordinate, for radius queries in goal space.
+
+    A query takes the window ``|x_0 - p_0| <= r`` by binary search and computes exact distances inside it only.
+    The distance is the success test's: Euclidean per group of ``group_size`` coordinates, the largest over groups.
+    """
+
+    def __init__(self, coordinates: np.ndarray, group_size: int) -> None:
+        coordinates = np.asarray(coordinates, dtype=np.float32)
+        self.order = np.argsort(coordinates[:, 0], kind="stable")
+        self.sorted_coordinates = np.ascontiguousarray(coordinates[self.order])
+        self.first = np.ascontiguousarray(self.sorted_coordinates[:, 0])
+        self.group_size = group_size
+        self.dim = coordinates.shape[1]
+
+    def squared_distances(self, block: np.ndarray, point: np.ndarray) -> np.ndarray:
+        diff = block - point
+        if self.group_size == self.dim:
+            return np.einsum("ij,ij->i", diff, diff)
+        groups = diff.reshape(len(diff), self.dim // self.group_size, self.group_size)
+        return np.einsum("ijk,ijk->ij", groups, groups).max(axis=1)
+
+    def within(self, point: np.ndarray, radius: float, *, inclusive: bool) -> np.ndarray:
+        """Sorted dataset indices whose distance to ``point`` is ``< radius`` (``<=`` when ``inclusive``)."""
+        point = np.asarray(point, dtype=np.float32)
+        lo = int(np.searchsorted(self.first, point[0] - radius, side="left"))
+        hi = int(np.searchsorted(self.first, point[0] + radius, side="right"))
+        if hi <= lo:
+            return np.zeros(0, dtype=np.int64)
+        d2 = self.squared_distances(self.sorted_coordinates[lo:hi], point)
+        r2 = np.float32(radius) ** 2
+        mask = d2 <= r2 if inclusive else d2 < r2
+        return np.sort(self.order[lo:hi][mask])
+
+
+@dataclass
+class _GoalCache:
+    """Work that depends on the goal only, kept for the episode."""
+
+    coordinates: np.ndarray
+    critic_goal: np.ndarray | None
+    success_rows: np.ndarray
+    """Sorted indices of the transitions whose state is at the goal (reward 0)."""
+    values: np.ndarray | None = None
+    """``V(s_j, g*)`` per dataset row, NaN where not computed yet (allocated on first use)."""
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Selectors
+
+RelevanceKind = Literal["distance", "value", "none"]
+OptimalityKind = Literal["auto", "h_step", "monte_carlo", "none"]
+
+
+class GoalRelatedSelector:
+    """GC-TTT's data selection D(s, g*): relevant sub-trajectories whose return towards g* is among the best.
+
+    Args:
+        dataset: The offline data; its goal space gives the distance and the default thresholds.
+        critic: ``V(observations, goals)`` (e.g. ``agent.value`` of GCIQL / GCIVL); needed by ``"h_step"``
+            optimality and ``"value"`` relevance. Its goals are full goal observations, so the policy's goal must
+            be one (``GoalObservation(env, full_goal=True)``) whenever a critic is used.
+        relevance: ``"distance"`` (eq. 2: ``d(s, s_i) < epsilon`` in goal space), ``"value"`` (eq. 13:
+            ``V(s, s_i) > value_threshold``) or ``"none"`` (every transition: the optimal-only ablation).
+        optimality: ``"h_step"`` (eq. 3 with the critic), ``"monte_carlo"`` (critic-free: discounted return of the
+            rest of the trajectory), ``"none"`` (keep every relevant transition: the relevant-only ablation) or
+            ``"auto"`` (``"h_step"`` when a critic is given, else ``"monte_carlo"``).
+        epsilon: Relevance radius in goal space; defaults to the dataset's success threshold (1.0 in pointmaze).
+        value_threshold: ``C`` of value-based relevance (the paper tries -14 to -22 in antmaze).
+        candidate_radius: With ``"value"`` relevance, only transitions within this goal-space distance are scored
+            (None scores the whole dataset: one critic pass over every state per selection).
+        horizon_steps: ``H`` of the H-step return: ``H - 1`` rewards, then the critic at ``s_{i+H-1}``.
+            Sub-trajectories stop at the end of their trajectory. Not given in the paper; 50 is our default.
+        discount: ``gamma`` of the returns (the critic's discount, 0.99 for OGBench's agents).
+        optimal_fraction: Fraction of the relevant sub-trajectories kept by the percentile cut (eq. 4): those with
+            the highest returns (ties with the threshold are kept too).
+        max_relevant: Score at most this many relevant transitions, a uniform random subset, before the cut (None:
+            all of them, as in the paper). The cut then keeps a uniform subsample of the same D(s, g*) with its
+            threshold estimated from the subset; it bounds the critic calls per selection (a pointmaze-medium
+            relevant set holds up to 30k transitions) while leaving hundreds of transitions to fine-tune on.
+        success_tolerance: Goal-reaching radius of the reward; defaults to the dataset's success threshold.
+        cache_goals: Number of goals whose caches are kept (one per concurrent environment is enough).
+        seed: Seed of the ``max_relevant`` subsampling.
+
+    Reaching the goal ends a sub-trajectory: its return is ``-(1 - gamma^k) / (1 - gamma)`` after ``k`` steps and the
+    critic is not consulted, matching OGBench's value targets (mask 0 at the goal). A Monte-Carlo return of a
+    trajectory that never reaches g* is ``-1 / (1 - gamma)``, the return of never reaching it, and the critic-free
+    cut never selects such sub-trajectories: on OGBench's navigate data only 0.4-9% of the transitions near a
+    task's start reach its goal later in their trajectory, so a plain ``>= C`` cut (C at the never-reaching value)
+    would keep every relevant transition. With no relevant sub-trajectory reaching g*, the selection is empty.
+    """
+
+    def __init__(
+        self,
+        dataset: GoalDataset,
+        critic: Critic | None = None,
+        *,
+        relevance: RelevanceKind = "distance",
+        optimality: OptimalityKind = "auto",
+        epsilon: float | None = None,
+        value_threshold: float | None = None,
+        candidate_radius: float | None = None,
+        horizon_steps: int = 50,
+        discount: float = 0.99,
+        optimal_fraction: float = 0.2,
+        max_relevant: int | None = 4096,
+        success_tolerance: float | None = None,
+        cache_goals: int = 16,
+        seed: int = 0,
+    ) -> None:
+        if relevance not in ("distance", "value", "none"):
+            raise ValueError(f"relevance must be 'distance', 'value' or 'none', got {relevance!r}")
+        if optimality == "auto":
+            optimality = "h_step" if critic is not None else "monte_carlo"
+        if optimality not in ("h_step", "monte_carlo", "none"):
+            raise ValueError(f"optimality must be 'auto', 'h_step', 'monte_carlo' or 'none', got {optimality!r}")
+        if critic is None and (optimality == "h_step" or relevance == "value"):
+            raise ValueError(
+                f"relevance={relevance!r}, optimality={optimality!r} need a critic V(observations, goals): pass "
+                "critic=agent.value (GCIQL / GCIVL), or use optimality='monte_carlo' (critic-free)"
+            )
+        if relevance == "value" and value_threshold is None:
+            raise ValueError("relevance='value' needs value_threshold (C in V(s, s_i) > C, e.g. -20)")
+        if horizon_steps < 1:
+            raise ValueError(f"horizon_steps must be >= 1, got {horizon_steps}")
+        if not 0.0 < discount < 1.0:
+            raise ValueError(f"discount must lie in (0, 1), got {discount}")
+        if not 0.0 < optimal_fraction <= 1.0:
+            raise ValueError(f"optimal_fraction must lie in (0, 1], got {optimal_fraction}")
+        if max_relevant is not None and max_relevant < 1:
+            raise ValueError(f"max_relevant must be positive or None, got {max_relevant}")
+
+        goal_space = dataset.goal_space
+        default_tolerance = None if goal_space is None else goal_space.tolerance
+        self.epsilon = float(epsilon if epsilon is not None else default_tolerance or 0.0)
+        self.success_tolerance = float(success_tolerance if success_tolerance is not None else default_tolerance or 0.0)
+        if goal_space is None and (
+            (relevance == "distance" and epsilon is None) or (optimality != "none" and success_tolerance is None)
+        ):
+            raise ValueError(
+                f"{dataset.source}: the dataset has no known goal space, so the relevance radius and the success "
+                "threshold cannot be looked up: pass epsilon= and success_tolerance= (in observation units), or "
+                "load the dataset with goal_space=ttt_gym.data.GoalSpace(...)"
+            )
+        if self.epsilon <= 0 and relevance == "distance":
+            raise ValueError(f"epsilon must be positive, got {self.epsilon}")
+
+        self.dataset = dataset
+        self.critic = critic
+        self.relevance: RelevanceKind = relevance
+        self.optimality: OptimalityKind = optimality
+        self.value_threshold = value_threshold
+        self.candidate_radius = candidate_radius
+        self.horizon_steps = int(horizon_steps)
+        self.discount = float(discount)
+        self.optimal_fraction = float(optimal_fraction)
+        self.max_relevant = max_relevant
+        self.rng = np.random.default_rng(seed)
+        self.cache_goals = int(cache_goals)
+        self.stats = SelectionStats()
+
+        self._goal_space = goal_space
+        coordinates = dataset.goal_coordinates
+        self._goal_dim = coordinates.shape[1]
+        self._index = _GoalSpaceIndex(coordinates, goal_space.group_size if goal_space else coordinates.shape[1])
+        self._last_row = np.arange(len(dataset), dtype=np.int64) + dataset.steps_to_end
+        self._all_rows: np.ndarray | None = None
+        self._goal_caches: OrderedDict[bytes, _GoalCache] = OrderedDict()
+
+    # -- public -------------------------------------------------------------------------------------------------------
+
+    def select(self, state: np.ndarray, goal: np.ndarray) -> np.ndarray:
+        """Sorted dataset indices of D(s, g*): relevant to ``state``, optimal for ``goal``."""
+        tic = time.perf_counter()
+        state = self._check_state(state)
+        relevant = self.relevant(state)
+        selected = relevant
+        if self.optimality != "none" and len(relevant):
+            scored = relevant
+            if self.max_relevant is not None and len(relevant) > self.max_relevant:
+                scored = np.sort(self.rng.choice(relevant, size=self.max_relevant, replace=False))
+            returns, reached = self._returns(scored, goal)
+            keep = returns >= _top_fraction_threshold(returns, self.optimal_fraction)
+            if self.optimality == "monte_carlo":
+                keep &= reached  # a sub-trajectory that never reaches g* says nothing about how to reach it
+            selected = scored[keep]
+        elapsed_ms = 1e3 * (time.perf_counter() - tic)
+        self.stats.selections += 1
+        self.stats.last_relevant = len(relevant)
+        self.stats.last_selected = len(selected)
+        self.stats.last_ms = elapsed_ms
+        self.stats.total_ms += elapsed_ms
+        return selected
+
+    def relevant(self, state: np.ndarray) -> np.ndarray:
+        """Sorted indices of the transitions relevant to ``state`` (eq. 2 or eq. 13)."""
+        state = self._check_state(state)
+        if self.relevance == "none":
+            if self._all_rows is None:
+                self._all_rows = np.arange(len(self.dataset), dtype=np.int64)
+            return self._all_rows
+        coordinates = self._state_coordinates(state)
+        if self.relevance == "distance":
+            return self._index.within(coordinates, self.epsilon, inclusive=False)
+        # Value-based relevance: V(s, s_i) > C, the dataset states acting as goals.
+        if self.candidate_radius is not None:
+            candidates = self._index.within(coordinates, self.candidate_radius, inclusive=True)
+        else:
+            candidates = np.arange(len(self.dataset), dtype=np.int64)
+        if len(candidates) == 0:
+            return candidates
+        assert self.critic is not None and self.value_threshold is not None
+        goals = self.dataset.observations.take(candidates, axis=0)
+        values = np.asarray(self.critic(np.broadcast_to(state, goals.shape), goals)).reshape(-1)
+        self.stats.critic_states += len(candidates)
+        return candidates[values > self.value_threshold]
+
+    def returns(self, indices: np.ndarray, goal: np.ndarray) -> np.ndarray:
+        """Return estimates towards ``goal`` of the sub-trajectories starting at ``indices`` (float64).
+
+        ``"h_step"``: eq. 3, the critic at the H-step-ahead state unless g* is reached first. ``"monte_carlo"``:
+        the discounted return of the rest of the trajectory.
+        """
+        return self._returns(indices, goal)[0]
+
+    def _returns(self, indices: np.ndarray, goal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Returns and whether each sub-trajectory reaches the goal (within H steps, or at all for Monte-Carlo)."""
+        indices = np.asarray(indices, dtype=np.int64)
+        cache = self._goal_cache(goal)
+        gamma = self.discount
+        last = self._last_row.take(indices)
+        end = last if self.optimality == "monte_carlo" else np.minimum(indices + self.horizon_steps - 1, last)
+        # First row at the goal at or after each start (searching the goal's success rows, cached per goal).
+        success = cache.success_rows
+        position = np.searchsorted(success, indices)
+        has_next = position < len(success)
+        first_success = np.full(len(indices), -1, dtype=np.int64)
+        first_success[has_next] = success.take(position[has_next])
+        reached = has_next & (first_success <= end)
+        steps = np.where(reached, first_success - indices, end - indices)
+        discounted = gamma ** steps.astype(np.float64)
+        returns = -(1.0 - discounted) / (1.0 - gamma)
+        not_reached = ~reached
+        if self.optimality == "monte_carlo":
+            returns[not_reached] = -1.0 / (1.0 - gamma)
+        elif not_reached.any():
+            values = self._critic_values(cache, end[not_reached])
+            returns[not_reached] += discounted[not_reached] * values
+        return returns, reached
+
+    def reset(self) -> None:
+        """Forget the per-goal caches (they are also evicted automatically, least recently used first)."""
+        self._goal_caches.clear()
+
+    def __repr__(self) -> str:
+        return (
+            f"GoalRelatedSelector(relevance={self.relevance!r}, optimality={self.optimality!r}, "
+            f"epsilon={self.epsilon}, horizon_steps={self.horizon_steps}, optimal_fraction={self.optimal_fraction})"
+        )
+
+    # -- internals ----------------------------------------------------------------------------------------------------
+
+    def _check_state(self, state: np.ndarray) -> np.ndarray:
+        state = np.asarray(state, dtype=np.float32).reshape(-1)
+        if state.shape[0] != self.dataset.observation_dim:
+            raise ValueError(
+                f"The state has {state.shape[0]} entries but the dataset's observations have "
+                f"{self.dataset.observation_dim}: pass the env's observation (the 'observation' entry of a "
+                "GoalObservation dict), and use the dataset of this env"
+            )
+        return state
+
+    def _state_coordinates(self, state: np.ndarray) -> np.ndarray:
+        return state if self._goal_space is None else self._goal_space.coordinates(state)
+
+    def _split_goal(self, goal: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Goal coordinates and the critic's goal (a full goal observation, or None when only coordinates given)."""
+        goal = np.asarray(goal, dtype=np.float32).reshape(-1)
+        obs_dim = self.dataset.observation_dim
+        if goal.shape[0] == obs_dim:
+            return self._state_coordinates(goal), goal
+        if goal.shape[0] == self._goal_dim:
+            return goal, None
+        raise ValueError(
+            f"The goal has {goal.shape[0]} entries; expected a full goal observation ({obs_dim}) or goal "
+            f"coordinates ({self._goal_dim}) of this dataset"
+        )
+
+    def _goal_cache(self, goal: np.ndarray) -> _GoalCache:
+        coordinates, critic_goal = self._split_goal(goal)
+        key = coordinates.tobytes() + (b"" if critic_goal is None else critic_goal.tobytes())
+        cache = self._goal_caches.get(key)
+        if cache is not None:
+            self._goal_caches.move_to_end(key)
+            return cache
+        cache = _GoalCache(
+            coordinates=coordinates,
+            critic_goal=critic_goal,
+            success_rows=self._index.within(coordinates, self.success_tolerance, inclusive=True),
+        )
+        self._goal_caches[key] = cache
+        self.stats.goals_seen += 1
+        while len(self._goal_caches) > self.cache_goals:
+            self._goal_caches.popitem(last=False)
+        return cache
+
+    def _critic_values(self, cache: _GoalCache, rows: np.ndarray) -> np.ndarray:
+        if cache.critic_goal is None:
+            raise ValueError(
+                "The critic needs the full goal observation, but the policy's goal holds only goal coordinates: "
+                "wrap the env in ttt_gym.wrappers.GoalObservation(env, full_goal=True), or use "
+                "optimality='monte_carlo'"
+            )
+        if cache.values is None:
+            cache.values = np.full(len(self.dataset), np.nan, dtype=np.float32)
+        values = cache.values.take(rows)
+        missing = np.isnan(values)
+        if missing.any():
+            todo = np.unique(rows[missing])
+            states = self.dataset.observations.take(todo, axis=0)
+            assert self.critic is not None
+            computed = np.asarray(
+                self.critic(states, np.broadcast_to(cache.critic_goal, (len(todo), len(cache.critic_goal))))
+            )
+            cache.values[todo] = computed.reshape(-1)
+            self.stats.critic_states += len(todo)
+            values = cache.values.take(rows)
+        return values.astype(np.float64)
+
+
+class RandomSelector:
+    """Uniformly random transitions, whatever the state and goal (the "random" ablation of the paper's Figure 2).
+
+    Args:
+        dataset: The offline data.
+        size: Number of distinct transitions per selection (all of them when the dataset is smaller).
+        seed: Seed of the selector's generator.
+    """
+
+    def __init__(self, dataset: GoalDataset, size: int = 4096, *, seed: int = 0) -> None:
+        if size < 1:
+            raise ValueError(f"size must be positive, got {size}")
+        self.dataset = dataset
+        self.size = int(size)
+        self.rng = np.random.default_rng(seed)
+        self.stats = SelectionStats()
+
+    def select(self, state: np.ndarray, goal: np.ndarray) -> np.ndarray:
+        """``size`` distinct random transition indices, sorted."""
+        tic = time.perf_counter()
+        n = len(self.dataset)
+        selected = np.sort(self.rng.choice(n, size=min(self.size, n), replace=False)).astype(np.int64)
+        elapsed_ms = 1e3 * (time.perf_counter() - tic)
+        self.stats.selections += 1
+        self.stats.last_relevant = self.stats.last_selected = len(selected)
+        self.stats.last_ms = elapsed_ms
+        self.stats.total_ms += elapsed_ms
+        return selected
+
+
+SELECTOR_KINDS = ("gc-ttt", "critic-free", "relevant-only", "optimal-only", "value-relevance", "random")
+
+
+def make_selector(kind: str, dataset: GoalDataset, critic: Critic | None = None, **kwargs: object) -> Selector:
+    """A selector by name, for configs and ablations.
+
+    ``"gc-ttt"``: distance relevance + H-step return with ``critic``. ``"critic-free"``: distance relevance +
+    Monte-Carlo return. ``"relevant-only"``: distance relevance alone. ``"optimal-only"``: the optimality cut over
+    the whole dataset (H-step with a critic, else Monte-Carlo). ``"value-relevance"``: ``V(s, s_i) > C`` relevance +
+    H-step return (pass ``value_threshold``). ``"random"``: :class:`RandomSelector` (``size``, ``seed``).
+    Other keyword arguments go to :class:`GoalRelatedSelector`.
+    """
+    if kind == "random":
+        return RandomSelector(dataset, **kwargs)  # type: ignore[arg-type]
+    presets: dict[str, dict[str, str]] = {
+        "gc-ttt": {"relevance": "distance", "optimality": "h_step"},
+        "critic-free": {"relevance": "distance", "optimality": "monte_carlo"},
+        "relevant-only": {"relevance": "distance", "optimality": "none"},
+        "optimal-only": {"relevance": "none", "optimality": "auto"},
+        "value-relevance": {"relevance": "value", "optimality": "h_step"},
+    }
+    if kind not in presets:
+        raise ValueError(f"Unknown selector kind {kind!r}; choose one of {', '.join(SELECTOR_KINDS)}")
+    return GoalRelatedSelector(dataset, critic, **presets[kind], **kwargs)  # type: ignore[arg-type]
+
+
+def _top_fraction_threshold(returns: np.ndarray, fraction: float) -> float:
+    """``C`` such that ``returns >= C`` holds for the best ``ceil(fraction * n)`` values (and ties with them)."""
+    n = len(returns)
+    keep = min(n, max(1, math.ceil(fraction * n - 1e-9)))
+    return float(np.partition(returns, n - keep)[n - keep])
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Timing: python -m ttt_gym.selection
+
+
+def synthetic_maze_dataset(
+    n_transitions: int = 1_000_000, episode_length: int = 1001, extent: float = 21.0, seed: int = 0
+) -> GoalDataset:
+    """Noisy random walks with pointmaze-medium-navigate's size: 2-d positions in ``[-1, extent]^2``, steps <= 0.2.
+
+    Directions change slowly (a smoothed random heading), so trajectories cover the square like the maze data.
+    """
+    from ttt_gym.data import GoalSpace
+
+    rng = np.random.default_rng(seed)
+    n_rows = n_transitions + n_transitions // (episode_length - 1) + 1
+    heading = np.cumsum(rng.normal(0.0, 0.3, n_rows))
+    actions = np.stack([np.cos(heading), np.sin(heading)], axis=1) + rng.normal(0.0, 0.5, (n_rows, 2))
+    actions = np.clip(actions, -1.0, 1.0).astype(np.float32)
+    positions = np.empty((n_rows, 2), dtype=np.float64)
+    span = extent + 1.0
+    for start in range(0, n_rows, episode_length):
+        stop = min(start + episode_length, n_rows)
+        steps = 0.2 * actions[start:stop].astype(np.float64)
+        shifted = rng.uniform(0.0, span, 2) + np.cumsum(steps, axis=0) - steps[0]
+        # Reflect at the walls of the square (the stored actions ignore the reflection: timing data only).
+        positions[start:stop] = span - np.abs(np.mod(shifted, 2 * span) - span) - 1.0
+    terminals = np.zeros(n_rows, dtype=bool)
+    terminals[episode_length - 1 :: episode_length] = True
+    terminals[-1] = True
+    return GoalDataset.from_arrays(
+        positions.astype(np.float32),
+        actions,
+        terminals,
+        goal_space=GoalSpace(indices=(0, 1), group_size=2, tolerance=1.0),
+        source="<synthetic maze>",
+    )
+
+
+def _benchmark(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m ttt_gym.selection", description="Time one data selection over a pointmaze-sized dataset."
+    )
+    parser.add_argument("--dataset", default=None, help="an OGBench .npz file (default: synthetic, 1M transitions)")
+    parser.add_argument("--transitions", type=int, default=1_000_000)
+    parser.add_argument("--queries", type=int, default=200, help="selections per measurement")
+    parser.add_argument("--hidden-dims", type=int, nargs="*", default=[256, 256], help="critic widths")
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args(argv)
+
+    import torch
+
+    from ttt_gym.agents import GCIQL
+
+    torch.set_num_threads(args.threads)
+    tic = time.perf_counter()
+    dataset = GoalDataset.load(args.dataset) if args.dataset else synthetic_maze_dataset(args.transitions)
+    print(f"{dataset!r} ready in {time.perf_counter() - tic:.1f} s")
+    rng = np.random.default_rng(0)
+    box = dataset.observation_dim
+    from gymnasium import spaces
+
+    obs_space = spaces.Box(-np.inf, np.inf, (box,), np.float32)
+    action_space = spaces.Box(-1.0, 1.0, (dataset.action_dim,), np.float32)
+    critic_agent = GCIQL((obs_space, action_space), hidden_dims=tuple(args.hidden_dims), device="cpu")
+
+    # Queries follow an episode: 10 goals, each with states along a walk of the data (consecutive selections
+    # 100 steps apart, as with every=100).
+    episode_starts = rng.integers(0, len(dataset) - 1000, size=max(1, args.queries // 10))
+    queries = []
+    for start in episode_starts:
+        goal = dataset.observations[rng.integers(len(dataset))]
+        queries += [(dataset.observations[start + 100 * k], goal) for k in range(10)]
+
+    for kind in ("relevant-only", "critic-free", "gc-ttt"):
+        tic = time.perf_counter()
+        selector = make_selector(kind, dataset, critic_agent.value if kind == "gc-ttt" else None)
+        build_s = time.perf_counter() - tic
+        first_ms: list[float] = []
+        later_ms: list[float] = []
+        relevant, selected = [], []
+        for k, (state, goal) in enumerate(queries):
+            selector.select(state, goal)
+            (first_ms if k % 10 == 0 else later_ms).append(selector.stats.last_ms)
+            relevant.append(selector.stats.last_relevant)
+            selected.append(selector.stats.last_selected)
+        print(
+            f"{kind:14s} build {build_s:5.2f} s | first selection of a goal: median {np.median(first_ms):6.2f} ms "
+            f"| later: median {np.median(later_ms):6.2f} ms, p90 {np.percentile(later_ms, 90):6.2f} ms | "
+            f"mean relevant {np.mean(relevant):.0f}, selected {np.mean(selected):.0f}, "
+            f"critic states {selector.stats.critic_states / len(queries):.0f} per selection"
+        )
+
+
+if __name__ == "__main__":
+    _benchmark()
