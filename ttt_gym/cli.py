@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import gymnasium as gym
@@ -43,27 +42,12 @@ def render_snapshot(env_id: str, path: Path, seed: int = 0, n_steps: int = 12) -
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """Experts vs. demonstrators vs. random on every memory env, plus a rendered privileged view of each."""
-    out_dir = Path(args.output)
-    print(f"ttt_gym {ttt_gym.__version__}: memory environments, {args.episodes} seeded episodes per policy\n")
-    header = f"{'env':<32}{'expert':>10}{'demonstrator':>14}{'random':>10}   metric"
-    print(header)
-    print("-" * len(header))
-    start = time.perf_counter()
-    for env_id in ttt_gym.ENV_IDS:
-        results = {
-            name: evaluate_success(policy, env_id, args.episodes, seed=args.seed)
-            for name, policy in reference_policies(env_id, seed=args.seed).items()
-        }
-        metric = "return" if "Masked" in env_id else "success"
+    """Memory envs (expert / demonstrator / random), then GC-BC with and without GC-TTT on local pointmaze data."""
+    from ttt_gym.demo import DemoConfig, run_demo
 
-        def fmt(name: str, metric: str = metric, results: dict = results) -> str:
-            r = results[name]
-            return f"{r.mean_return:.1f}" if metric == "return" else f"{r.success_rate:.2f}"
-
-        print(f"{env_id:<32}{fmt('expert'):>10}{fmt('demonstrator'):>14}{fmt('random'):>10}   {metric}")
-        render_snapshot(env_id, out_dir / f"{env_id.split('/')[1]}.png", seed=args.seed)
-    print(f"\nPrivileged views written to {out_dir}/ ({time.perf_counter() - start:.0f} s in all).")
+    config = DemoConfig(output=Path(args.output), seed=args.seed, memory_episodes=args.episodes)
+    parts = ("memory", "gcttt") if args.part == "all" else (args.part,)
+    run_demo(config, parts)
     return 0
 
 
@@ -87,9 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     demo = sub.add_parser("demo", help="run the end-to-end demo on embedded defaults")
-    demo.add_argument("--episodes", type=int, default=20)
+    demo.add_argument("--episodes", type=int, default=20, help="episodes per policy on each memory env")
     demo.add_argument("--seed", type=int, default=0)
-    demo.add_argument("--output", default="runs/demo", help="folder for the rendered frames")
+    demo.add_argument("--output", default="runs/demo", help="folder for frames, the dataset and the agent")
+    demo.add_argument("--part", choices=("all", "memory", "gcttt"), default="all")
     demo.set_defaults(func=cmd_demo)
 
     envs = sub.add_parser("envs", help="list the registered environments")
