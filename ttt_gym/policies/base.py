@@ -1,0 +1,724 @@
+"""What every sequence actor shares: configs, input encoding, action heads, SB3-style ``predict``, training calls, I/O.
+
+An actor is an ``nn.Module`` built as ``Actor(observation_space, action_space, **config)``. It has two forms that
+compute the same function:
+
+* the **step form** (``forward_step`` / ``predict``): one observation per env and a memory ``state`` that is carried
+  from step to step (a GRU hidden state, a KV cache, fast weights). This is what runs in an env loop.
+* the **sequence form** (``forward_sequence`` / ``log_prob`` / ``loss``): whole trajectories ``[B, T, ...]`` at once,
+  differentiable end to end, which is what behaviour cloning and DAgger train on.
+
+Training interface (what a trainer calls)::
+
+    out = actor.forward_sequence(observations, episode_starts, previous_actions)  # SequenceOutput
+    out.distribution.log_prob(actions)                                           # [B, T]
+    loss, info = actor.loss(observations, actions, mask=mask)                    # masked NLL (+ auxiliary terms)
+    loss.backward()
+
+Shapes: ``observations`` ``[B, T, *obs_shape]``; ``actions`` ``[B, T]`` (Discrete, integer) or ``[B, T, act_dim]``
+(Box); ``mask`` ``[B, T]`` bool, False on padding; ``episode_starts`` ``[B, T]`` bool, True where a new episode begins
+(column 0 always starts one, so a row holding one episode needs no ``episode_starts`` at all). Rows may hold several
+episodes back to back: the memory is reset at every start, exactly as ``predict`` does on ``episode_start``.
+
+Previous actions: with ``previous_action=True`` (the default of the sequence actors) every step's input also holds the
+action executed at the previous step (zeros at an episode start), as the blog's interleaved (observation, action)
+tokens do; Confounded Controls cannot be solved without it. By default the sequence form takes the previous actions
+from ``actions`` shifted by one step, which is right for demonstrations (the labels are the executed actions). When
+the executed actions differ from the labels (DAgger with a beta mixture, where the expert sometimes acts), pass the
+executed ones as ``previous_actions``; in an env loop, ``predict`` records the actions it returns, and
+:meth:`SequenceActor.record_actions` overwrites them with the ones really sent to the env.
+
+State: a ``dict[str, torch.Tensor]`` whose tensors all have the env index first. It is owned by the actor: ``predict``
+may update it in place (a KV cache append must not copy the cache), so keep using the returned state, not an old one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import difflib
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from gymnasium import spaces
+from torch import nn
+from torch.distributions import Categorical, Distribution, Independent, Normal
+
+State = dict[str, torch.Tensor]
+"""Memory of a batch of envs: tensors with the env index first (see the module docstring)."""
+
+_FILE_FORMAT_VERSION = 1
+LOG_STD_MIN = -5.0
+LOG_STD_MAX = 2.0
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Config
+
+
+@dataclasses.dataclass(frozen=True)
+class ActorConfig:
+    """Hyperparameters every actor has.
+
+    Attributes:
+        embed_dim: width of the token embedding and of the model's residual stream.
+        previous_action: feed the previous executed action (one-hot for Discrete) with each observation.
+        normalize_observations: map Box observations with finite bounds to [-1, 1] (infinite bounds are left alone).
+        log_std_init: initial log standard deviation of the Gaussian head (Box actions; state-independent, learned).
+        seed: seeds the weight initialisation and the sampling of stochastic actions in ``predict``.
+    """
+
+    embed_dim: int = 64
+    previous_action: bool = True
+    normalize_observations: bool = True
+    log_std_init: float = 0.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if isinstance(value, list):  # configs read back from files or YAML come as lists
+                object.__setattr__(self, field.name, tuple(value))
+        if self.embed_dim < 1:
+            raise ValueError(f"embed_dim must be positive, got {self.embed_dim}.")
+
+    @classmethod
+    def from_kwargs(cls: type[_ConfigT], **kwargs: Any) -> _ConfigT:
+        """Build the config from keyword arguments; an unknown key raises with the closest valid name."""
+        valid = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(kwargs) - set(valid))
+        if unknown:
+            hints = []
+            for key in unknown:
+                close = difflib.get_close_matches(key, valid, n=1)
+                hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+            raise TypeError(f"Unknown {cls.__name__} key(s): {', '.join(hints)}. Valid keys: {', '.join(valid)}.")
+        return cls(**kwargs)
+
+
+_ConfigT = TypeVar("_ConfigT", bound=ActorConfig)
+
+
+def _check_heads(embed_dim: int, num_heads: int, *, rotary: bool = False) -> None:
+    if num_heads < 1 or embed_dim % num_heads:
+        raise ValueError(f"embed_dim ({embed_dim}) must be a positive multiple of num_heads ({num_heads}).")
+    if rotary and (embed_dim // num_heads) % 2:
+        raise ValueError(f"The head width embed_dim / num_heads = {embed_dim // num_heads} must be even (rotary).")
+
+
+def _check_grad_stop(threshold: float, rule: str) -> None:
+    if threshold < 0:
+        raise ValueError(f"grad_stop_threshold must be >= 0 (0 disables gradient stopping), got {threshold}.")
+    if rule not in ("absolute", "relative"):
+        raise ValueError(f"grad_stop_rule must be 'absolute' or 'relative', got {rule!r}.")
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Outputs
+
+
+@dataclasses.dataclass(frozen=True)
+class SequenceOutput:
+    """What the sequence form returns.
+
+    Attributes:
+        distribution: the action distribution of every step, batch shape ``[B, T]`` (Categorical for Discrete,
+            a diagonal Normal for Box).
+        aux_loss: scalar auxiliary loss the actor wants added to its imitation loss (TTT-E2E's next-embedding MSE,
+            already in the units of the outer objective before ``aux_loss_weight``); zero for the others.
+        stats: scalar diagnostics (inner-update counts, gradient norms) for logging.
+    """
+
+    distribution: Distribution
+    aux_loss: torch.Tensor
+    stats: dict[str, float]
+
+    @property
+    def params(self) -> torch.Tensor:
+        """Logits (normalised log-probabilities) for Discrete actions, the Gaussian mean for Box actions."""
+        return distribution_params(self.distribution)
+
+
+def distribution_params(distribution: Distribution) -> torch.Tensor:
+    """Log-probabilities of a Categorical, the mean of a Normal: what the consistency tests compare."""
+    if isinstance(distribution, Categorical):
+        return distribution.logits
+    return distribution.mean
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Spaces
+
+
+def _space_to_data(space: spaces.Space) -> dict[str, Any]:
+    if isinstance(space, spaces.Box):
+        return {
+            "type": "Box",
+            "low": torch.as_tensor(space.low),
+            "high": torch.as_tensor(space.high),
+            "dtype": str(space.dtype),
+        }
+    if isinstance(space, spaces.Discrete):
+        return {"type": "Discrete", "n": int(space.n), "start": int(space.start)}
+    raise TypeError(f"Cannot save a {type(space).__name__} space; the actors use Box and Discrete spaces.")
+
+
+def _space_from_data(data: Mapping[str, Any]) -> spaces.Space:
+    if data["type"] == "Box":
+        return spaces.Box(low=data["low"].numpy(), high=data["high"].numpy(), dtype=np.dtype(data["dtype"]))
+    return spaces.Discrete(data["n"], start=data["start"])
+
+
+def _action_dim(space: spaces.Space) -> int:
+    """Categories of a Discrete space, length of a flat Box."""
+    if isinstance(space, spaces.Discrete):
+        return int(space.n)
+    return int(np.prod(space.shape or ()))
+
+
+def _check_spaces(observation_space: spaces.Space, action_space: spaces.Space) -> None:
+    if isinstance(observation_space, spaces.Dict):
+        raise TypeError(
+            "The sequence actors take Box observations, got a Dict space. For a PrivilegedObservation env, "
+            "give the actor the partial 'obs' space (the expert is the one that reads 'state')."
+        )
+    if not isinstance(observation_space, spaces.Box):
+        raise TypeError(f"The sequence actors take Box observations, got {observation_space}.")
+    if not isinstance(action_space, spaces.Discrete | spaces.Box):
+        raise TypeError(f"The sequence actors support Discrete and Box action spaces, got {action_space}.")
+    if isinstance(action_space, spaces.Box) and len(action_space.shape) != 1:
+        raise TypeError(f"Box actions must be a flat vector, got shape {action_space.shape}.")
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Building blocks shared by the actors
+
+
+def reset_where(tensor: torch.Tensor, reset: torch.Tensor, fresh: torch.Tensor) -> torch.Tensor:
+    """Rows of ``fresh`` where ``reset`` (``[B]`` bool) is set, rows of ``tensor`` elsewhere."""
+    shape = (-1,) + (1,) * (tensor.dim() - 1)
+    return torch.where(reset.view(shape), fresh.to(tensor.dtype).expand_as(tensor), tensor)
+
+
+def should_skip_update(
+    grad_norm: torch.Tensor, running_mean: torch.Tensor, threshold: float, rule: str
+) -> torch.Tensor:
+    """Gradient stopping: True where an inner update is skipped.
+
+    ``absolute`` skips when the norm is below ``threshold``; ``relative`` when it is below ``threshold`` times the
+    running mean of the norms seen so far in the episode (current one included, so the first update of an episode is
+    skipped only for thresholds above 1). ``threshold == 0`` never skips.
+    """
+    if threshold <= 0:
+        return torch.zeros_like(grad_norm, dtype=torch.bool)
+    reference = running_mean if rule == "relative" else torch.ones_like(grad_norm)
+    return grad_norm < threshold * reference
+
+
+class ActionHead(nn.Module):
+    """Features -> action distribution: categorical logits, or a Gaussian with a state-independent log std."""
+
+    def __init__(self, feature_dim: int, action_space: spaces.Space, log_std_init: float) -> None:
+        super().__init__()
+        self.discrete = isinstance(action_space, spaces.Discrete)
+        out_dim = _action_dim(action_space)
+        self.linear = nn.Linear(feature_dim, out_dim)
+        nn.init.orthogonal_(self.linear.weight, gain=0.01)
+        nn.init.zeros_(self.linear.bias)
+        self.log_std = None if self.discrete else nn.Parameter(torch.full((out_dim,), float(log_std_init)))
+
+    def forward(self, features: torch.Tensor) -> Distribution:
+        out = self.linear(features)
+        if self.discrete:
+            return Categorical(logits=out)
+        assert self.log_std is not None
+        std = self.log_std.clamp(LOG_STD_MIN, LOG_STD_MAX).exp().expand_as(out)
+        return Independent(Normal(out, std), 1)
+
+
+class FeedForward(nn.Module):
+    """Pre-norm residual MLP block of the transformer-style actors: ``x + W2 gelu(W1 LN(x))``."""
+
+    def __init__(self, dim: int, hidden_dim: int) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(dim)
+        self.up = nn.Linear(dim, hidden_dim)
+        self.down = nn.Linear(hidden_dim, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.down(F.gelu(self.up(self.norm(x))))
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Base class
+
+
+class SequenceActor(nn.Module, ABC):
+    """Base class of the sequence actors (one level deep: subclasses define the memory, this class the rest).
+
+    A subclass sets ``config_class`` and implements:
+
+    * ``_forward_features(inputs [B, T, in], valid [B, T]) -> (features [B, T, F], aux_loss, stats)`` for rows that
+      each start one fresh episode at column 0 (the base class splits rows with several episodes before calling it);
+    * ``_memory_state(n_envs) -> State`` and ``_reset_memory(state, reset [B]) -> State``;
+    * ``_step_features(inputs [B, in], state) -> (features [B, F], state)``.
+
+    Args:
+        observation_space: a Box space (flattened).
+        action_space: Discrete or a flat Box.
+        **config: fields of the actor's ``config_class``.
+    """
+
+    config_class: ClassVar[type[ActorConfig]] = ActorConfig
+    _obs_center: torch.Tensor
+    _obs_scale: torch.Tensor
+    _act_center: torch.Tensor
+    _act_scale: torch.Tensor
+
+    def __init__(self, observation_space: spaces.Space, action_space: spaces.Space, **config: Any) -> None:
+        super().__init__()
+        _check_spaces(observation_space, action_space)
+        self.observation_space = observation_space
+        self.action_space = action_space
+        self.config = self.config_class.from_kwargs(**config)
+        self.observation_dim = int(np.prod(observation_space.shape or ()))
+        self.discrete = isinstance(action_space, spaces.Discrete)
+        self.action_dim = _action_dim(action_space)
+        self.input_dim = self.observation_dim + (self.action_dim if self.config.previous_action else 0)
+        self._register_normalisers()
+        self._generator: torch.Generator | None = None
+
+    # -- construction helpers -------------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def seeded_init(self) -> Iterator[None]:
+        """Build the layers inside this block: initialisation seeded by ``config.seed``, global RNG untouched."""
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.config.seed)
+            yield
+
+    def _register_normalisers(self) -> None:
+        def affine(space: spaces.Box, dim: int) -> tuple[torch.Tensor, torch.Tensor]:
+            low = np.asarray(space.low, dtype=np.float64).reshape(-1)
+            high = np.asarray(space.high, dtype=np.float64).reshape(-1)
+            finite = np.isfinite(low) & np.isfinite(high) & (high > low)
+            center = np.where(finite, (low + high) / 2, 0.0)
+            scale = np.where(finite, (high - low) / 2, 1.0)
+            assert center.shape == (dim,)
+            return torch.as_tensor(center, dtype=torch.float32), torch.as_tensor(scale, dtype=torch.float32)
+
+        obs_space = self.observation_space
+        assert isinstance(obs_space, spaces.Box)
+        if self.config.normalize_observations:
+            center, scale = affine(obs_space, self.observation_dim)
+        else:
+            center, scale = torch.zeros(self.observation_dim), torch.ones(self.observation_dim)
+        self.register_buffer("_obs_center", center, persistent=False)
+        self.register_buffer("_obs_scale", scale, persistent=False)
+        if isinstance(self.action_space, spaces.Box):
+            center, scale = affine(self.action_space, self.action_dim)
+        else:
+            center, scale = torch.zeros(self.action_dim), torch.ones(self.action_dim)
+        self.register_buffer("_act_center", center, persistent=False)
+        self.register_buffer("_act_scale", scale, persistent=False)
+
+    def make_head(self, feature_dim: int) -> ActionHead:
+        """The action head subclasses put on their features."""
+        return ActionHead(feature_dim, self.action_space, self.config.log_std_init)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """Floating dtype of the weights (``actor.double()`` makes the whole actor, state included, float64)."""
+        return next(self.parameters()).dtype
+
+    # -- inputs ---------------------------------------------------------------------------------------------------
+
+    def encode_actions(self, actions: torch.Tensor) -> torch.Tensor:
+        """Actions -> the previous-action input features: one-hot (Discrete) or bound-normalised vectors (Box)."""
+        if self.discrete:
+            start = int(self.action_space.start)  # type: ignore[attr-defined]
+            return F.one_hot(actions.long() - start, self.action_dim).to(self._obs_center.dtype)
+        return (actions.to(self._act_center.dtype) - self._act_center) / self._act_scale
+
+    def _normalise_observations(self, observations: torch.Tensor, batch_dims: int) -> torch.Tensor:
+        flat = observations.reshape(*observations.shape[:batch_dims], self.observation_dim)
+        return (flat.to(self._obs_center.dtype) - self._obs_center) / self._obs_scale
+
+    def _sequence_inputs(
+        self, observations: torch.Tensor, starts: torch.Tensor, previous_actions: torch.Tensor | None
+    ) -> torch.Tensor:
+        obs = self._normalise_observations(observations, 2)
+        if not self.config.previous_action:
+            return obs
+        if previous_actions is None:
+            raise ValueError(
+                "This actor was built with previous_action=True: pass previous_actions (the executed actions "
+                "shifted by one step) to forward_sequence, or actions to log_prob / loss."
+            )
+        encoded = self.encode_actions(previous_actions)
+        encoded = encoded * (~starts).unsqueeze(-1).to(encoded.dtype)  # no previous action at an episode start
+        return torch.cat([obs, encoded], dim=-1)
+
+    @staticmethod
+    def shift_actions(actions: torch.Tensor) -> torch.Tensor:
+        """``previous[t] = actions[t - 1]`` (zeros at t = 0; episode starts are zeroed by the input encoding)."""
+        previous = torch.zeros_like(actions)
+        previous[:, 1:] = actions[:, :-1]
+        return previous
+
+    # -- sequence form --------------------------------------------------------------------------------------------
+
+    def forward_sequence(
+        self,
+        observations: torch.Tensor,
+        episode_starts: torch.Tensor | None = None,
+        previous_actions: torch.Tensor | None = None,
+        mask: torch.Tensor | None = None,
+    ) -> SequenceOutput:
+        """Action distributions of every step of ``B`` trajectories, differentiable (see the module docstring).
+
+        Args:
+            observations: ``[B, T, *obs_shape]``.
+            episode_starts: ``[B, T]`` bool; column 0 is always a start.
+            previous_actions: ``[B, T]`` / ``[B, T, act_dim]`` executed action of the previous step (row t holds
+                a_{t-1}); required when ``config.previous_action``; ignored at episode starts.
+            mask: ``[B, T]`` bool, False on padding. Padding must come after the valid steps of its episode: the
+                memory still consumes masked steps (TTT-E2E leaves them out of its inner loss), so a hole in the
+                middle of an episode would make the sequence form differ from ``predict``.
+        """
+        observations = torch.as_tensor(observations, device=self.device)
+        if observations.dim() < 3:
+            raise ValueError(
+                f"forward_sequence takes [B, T, *obs_shape] observations, got shape {tuple(observations.shape)}; "
+                "add the batch dimension with observations[None]."
+            )
+        batch, length = observations.shape[:2]
+        starts = torch.zeros(batch, length, dtype=torch.bool, device=self.device)
+        if episode_starts is not None:
+            starts |= torch.as_tensor(episode_starts, device=self.device).bool()
+        starts[:, 0] = True
+        valid = torch.ones_like(starts) if mask is None else torch.as_tensor(mask, device=self.device).bool().clone()
+        if previous_actions is not None:
+            previous_actions = torch.as_tensor(previous_actions, device=self.device)
+        inputs = self._sequence_inputs(observations, starts, previous_actions)
+        if bool(starts[:, 1:].any()):
+            features, aux_loss, stats = self._forward_split_episodes(inputs, starts, valid)
+        else:
+            features, aux_loss, stats = self._forward_features(inputs, valid)
+        return SequenceOutput(self.head(features), aux_loss, stats)
+
+    def _forward_split_episodes(
+        self, inputs: torch.Tensor, starts: torch.Tensor, valid: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
+        """Repack rows holding several episodes into one episode per row, run, and scatter back."""
+        batch, length = starts.shape
+        flat_starts = starts.reshape(-1)
+        episode = torch.cumsum(flat_starts.long(), 0) - 1  # rows start with True, so episodes never cross rows
+        first = torch.nonzero(flat_starts).squeeze(-1)
+        position = torch.arange(batch * length, device=inputs.device) - first[episode]
+        n_episodes = int(first.numel())
+        longest = int(position.max()) + 1
+        packed = inputs.new_zeros(n_episodes, longest, inputs.shape[-1])
+        packed[episode, position] = inputs.reshape(batch * length, -1)
+        packed_valid = torch.zeros(n_episodes, longest, dtype=torch.bool, device=inputs.device)
+        packed_valid[episode, position] = valid.reshape(-1)
+        features, aux_loss, stats = self._forward_features(packed, packed_valid)
+        return features[episode, position].reshape(batch, length, -1), aux_loss, stats
+
+    def log_prob(
+        self,
+        observations: torch.Tensor,
+        actions: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        episode_starts: torch.Tensor | None = None,
+        previous_actions: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """``[B, T]`` log-probabilities of ``actions`` (0 where ``mask`` is False).
+
+        ``previous_actions`` defaults to ``actions`` shifted by one step (demonstrations); see the module docstring.
+        """
+        actions = self._actions_tensor(actions, mask)
+        if previous_actions is None and self.config.previous_action:
+            previous_actions = self.shift_actions(actions)
+        out = self.forward_sequence(observations, episode_starts, previous_actions, mask)
+        return self._masked_log_prob(out, actions, mask)
+
+    def _actions_tensor(self, actions: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        """Actions on the device, with padding (``mask`` False) replaced by a valid action."""
+        actions = torch.as_tensor(actions, device=self.device)
+        if mask is None:
+            return actions
+        keep = torch.as_tensor(mask, device=self.device).bool()
+        if self.discrete:
+            return torch.where(keep, actions, torch.full_like(actions, int(self.action_space.start)))  # type: ignore[attr-defined]
+        return torch.where(keep.unsqueeze(-1), actions, torch.zeros_like(actions))
+
+    def _masked_log_prob(self, out: SequenceOutput, actions: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        if self.discrete:
+            start = int(self.action_space.start)  # type: ignore[attr-defined]
+            actions = actions.long() - start
+            log_prob = out.distribution.log_prob(actions)
+        else:
+            log_prob = out.distribution.log_prob(actions.to(out.params.dtype))
+        if mask is not None:
+            log_prob = log_prob * torch.as_tensor(mask, device=log_prob.device).to(log_prob.dtype)
+        return log_prob
+
+    def loss(
+        self,
+        observations: torch.Tensor,
+        actions: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        episode_starts: torch.Tensor | None = None,
+        previous_actions: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        """Behaviour-cloning loss on whole trajectories: mean NLL over valid steps plus the actor's auxiliary loss.
+
+        Returns:
+            The scalar loss to backpropagate and a dict of floats for logging (``nll``, ``aux_loss``,
+            ``accuracy`` for Discrete actions, and the actor's ``stats``).
+        """
+        actions = self._actions_tensor(actions, mask)
+        if previous_actions is None and self.config.previous_action:
+            previous_actions = self.shift_actions(actions)
+        out = self.forward_sequence(observations, episode_starts, previous_actions, mask)
+        log_prob = self._masked_log_prob(out, actions, mask)
+        weights = (
+            torch.ones_like(log_prob)
+            if mask is None
+            else torch.as_tensor(mask, device=log_prob.device).to(log_prob.dtype)
+        )
+        n_valid = weights.sum().clamp_min(1.0)
+        nll = -(log_prob * weights).sum() / n_valid
+        loss = nll + self.aux_loss_weight * out.aux_loss
+        info = {"nll": float(nll.detach()), "aux_loss": float(out.aux_loss.detach()), **out.stats}
+        if self.discrete:
+            start = int(self.action_space.start)  # type: ignore[attr-defined]
+            correct = (out.params.argmax(-1) == actions.long() - start).to(weights.dtype)
+            info["accuracy"] = float((correct * weights).sum() / n_valid)
+        return loss, info
+
+    @property
+    def aux_loss_weight(self) -> float:
+        """Weight of ``SequenceOutput.aux_loss`` in :meth:`loss` (0 unless the actor defines one)."""
+        return 0.0
+
+    # -- step form ------------------------------------------------------------------------------------------------
+
+    def initial_state(self, n_envs: int = 1) -> State:
+        """Fresh memory for ``n_envs`` envs (on the actor's device)."""
+        with torch.no_grad():
+            state = self._memory_state(n_envs)
+        state["previous_action"] = torch.zeros(n_envs, self.action_dim, device=self.device, dtype=self.dtype)
+        return state
+
+    def reset_state(self, state: State, reset: torch.Tensor | np.ndarray) -> State:
+        """Fresh memory for the envs where ``reset`` (``[B]`` bool) is set; the others keep theirs."""
+        reset = torch.as_tensor(np.asarray(reset, dtype=bool) if not torch.is_tensor(reset) else reset)
+        reset = reset.to(self.device).reshape(-1)
+        if not bool(reset.any()):
+            return state
+        state = self._reset_memory(state, reset)
+        state["previous_action"] = reset_where(
+            state["previous_action"], reset, torch.zeros_like(state["previous_action"])
+        )
+        return state
+
+    def record_actions(self, state: State, actions: torch.Tensor | np.ndarray) -> State:
+        """Store the actions sent to the envs, the next step's previous-action input (``predict`` calls it)."""
+        actions = torch.as_tensor(np.asarray(actions) if not torch.is_tensor(actions) else actions)
+        n_envs = state["previous_action"].shape[0]
+        actions = actions.to(self.device).reshape(n_envs, *(() if self.discrete else (self.action_dim,)))
+        state["previous_action"] = self.encode_actions(actions).to(state["previous_action"].dtype)
+        return state
+
+    def forward_step(
+        self, observations: torch.Tensor, state: State, episode_start: torch.Tensor | None = None
+    ) -> tuple[Distribution, State]:
+        """One step for a batch of envs: ``[B, *obs_shape]`` tensors -> (distribution with batch shape ``[B]``, state).
+
+        The previous action comes from ``state`` (see :meth:`record_actions`).
+        """
+        if episode_start is not None:
+            state = self.reset_state(state, episode_start)
+        obs = self._normalise_observations(observations.to(self.device), 1)
+        inputs = torch.cat([obs, state["previous_action"]], dim=-1) if self.config.previous_action else obs
+        features, state = self._step_features(inputs, state)
+        return self.head(features), state
+
+    def predict(
+        self,
+        observation: np.ndarray,
+        state: State | None = None,
+        episode_start: np.ndarray | None = None,
+        deterministic: bool = False,
+    ) -> tuple[np.ndarray, State]:
+        """SB3 recurrent ``predict`` (as sb3-contrib's RecurrentPPO): numpy observations in, numpy actions out.
+
+        Args:
+            observation: one observation ``obs_shape`` or a batch ``[n_envs, *obs_shape]``.
+            state: the memory returned by the previous call, or None for a fresh one.
+            episode_start: ``[n_envs]`` bool; resets the memory of those envs before acting.
+            deterministic: the distribution's mode instead of a sample.
+
+        Returns:
+            Actions (un-batched for a single observation; Box actions clipped to the space) and the new state.
+        """
+        if isinstance(observation, tuple):
+            raise TypeError(
+                "predict got a tuple: pass the observation, not the (observation, info) pair that env.reset() returns."
+            )
+        if isinstance(observation, dict):
+            raise TypeError("predict got a dict observation: the sequence actors take the partial Box observation.")
+        obs = np.asarray(observation, dtype=np.float32)
+        shape = tuple(self.observation_space.shape or ())
+        single = obs.shape == shape
+        if single:
+            obs = obs[None]
+        elif obs.shape[1:] != shape:
+            raise ValueError(
+                f"Observation shape {obs.shape} matches neither the observation space {shape} nor a batch of it."
+            )
+        n_envs = obs.shape[0]
+        if state is None:
+            state = self.initial_state(n_envs)
+        elif state["previous_action"].shape[0] != n_envs:
+            raise ValueError(
+                f"The state holds {state['previous_action'].shape[0]} envs but {n_envs} observations were given; "
+                "pass state=None to start fresh."
+            )
+        # No dropout or batch norm anywhere, so train / eval mode does not matter here (and toggling it for every
+        # module would cost more than a small actor's whole step).
+        with torch.no_grad():
+            starts = None if episode_start is None else np.asarray(episode_start, dtype=bool).reshape(n_envs)
+            distribution, state = self.forward_step(
+                torch.as_tensor(obs, device=self.device),
+                state,
+                None if starts is None else torch.as_tensor(starts),
+            )
+            actions = self._choose(distribution, deterministic)
+            state = self.record_actions(state, actions)
+        out = actions.cpu().numpy()
+        if single:
+            out = out[0]
+        return out, state
+
+    def _choose(self, distribution: Distribution, deterministic: bool) -> torch.Tensor:
+        if self._generator is None or self._generator.device != self.device:
+            self._generator = torch.Generator(device=self.device)
+            self._generator.manual_seed(self.config.seed)
+        if self.discrete:
+            start = int(self.action_space.start)  # type: ignore[attr-defined]
+            assert isinstance(distribution, Categorical)
+            if deterministic:
+                index = distribution.probs.argmax(-1)
+            else:
+                index = torch.multinomial(distribution.probs, 1, generator=self._generator).squeeze(-1)
+            return index + start
+        mean = distribution.mean
+        if deterministic:
+            actions = mean
+        else:
+            noise = torch.randn(mean.shape, generator=self._generator, device=mean.device, dtype=mean.dtype)
+            actions = mean + noise * distribution.stddev
+        low = torch.as_tensor(self.action_space.low, device=mean.device, dtype=mean.dtype)  # type: ignore[attr-defined]
+        high = torch.as_tensor(self.action_space.high, device=mean.device, dtype=mean.dtype)  # type: ignore[attr-defined]
+        return torch.maximum(torch.minimum(actions, high), low)
+
+    # -- subclass hooks -------------------------------------------------------------------------------------------
+
+    head: ActionHead
+
+    @abstractmethod
+    def _forward_features(
+        self, inputs: torch.Tensor, valid: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
+        """``[B, T, in]`` inputs (each row one episode from column 0) -> features, auxiliary loss, stats."""
+
+    @abstractmethod
+    def _memory_state(self, n_envs: int) -> State:
+        """The actor's own memory tensors for ``n_envs`` fresh episodes (called under ``no_grad``)."""
+
+    @abstractmethod
+    def _reset_memory(self, state: State, reset: torch.Tensor) -> State:
+        """Fresh memory where ``reset`` is set."""
+
+    @abstractmethod
+    def _step_features(self, inputs: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        """``[B, in]`` inputs of one step -> ``[B, F]`` features and the updated state."""
+
+    def _zero(self) -> torch.Tensor:
+        return torch.zeros((), device=self.device, dtype=self.dtype)
+
+    # -- save / load ----------------------------------------------------------------------------------------------
+
+    def save(self, path: str | Path) -> None:
+        """Write the config, the spaces and the weights (a torch file readable with ``weights_only=True``)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(
+            {
+                "format_version": _FILE_FORMAT_VERSION,
+                "actor": type(self).__name__,
+                "config": dataclasses.asdict(self.config),
+                "observation_space": _space_to_data(self.observation_space),
+                "action_space": _space_to_data(self.action_space),
+                "state_dict": {k: v.detach().cpu() for k, v in self.state_dict().items()},
+            },
+            path,
+        )
+
+    @classmethod
+    def load(cls: type[_ActorT], path: str | Path, device: str | torch.device = "cpu") -> _ActorT:
+        """Read an actor written by :meth:`save` (``SequenceActor.load`` accepts any actor class)."""
+        saved = _read(path)
+        actor_cls = _ACTOR_CLASSES.get(saved["actor"])
+        if actor_cls is None:
+            raise ValueError(f"{path} holds an unknown actor {saved['actor']!r}; known: {sorted(_ACTOR_CLASSES)}.")
+        if cls is not SequenceActor and actor_cls is not cls:
+            raise TypeError(f"{path} holds a {saved['actor']}; load it with {saved['actor']}.load.")
+        actor = actor_cls(
+            _space_from_data(saved["observation_space"]), _space_from_data(saved["action_space"]), **saved["config"]
+        )
+        actor.load_state_dict(saved["state_dict"])
+        return actor.to(device)  # type: ignore[return-value]
+
+    def extra_repr(self) -> str:
+        return f"{self.config}"
+
+
+_ActorT = TypeVar("_ActorT", bound=SequenceActor)
+_ACTOR_CLASSES: dict[str, type[SequenceActor]] = {}
+
+
+def register_actor(cls: type[_ActorT]) -> type[_ActorT]:
+    """Class decorator: make ``cls`` loadable by name (:meth:`SequenceActor.load`, :func:`load_actor`)."""
+    _ACTOR_CLASSES[cls.__name__] = cls
+    return cls
+
+
+def _read(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No saved actor at {path}.")
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:
+        raise ValueError(f"{path} is not a readable actor file written by save(): {error}") from error
+    if not isinstance(saved, dict) or "actor" not in saved:
+        raise ValueError(f"{path} is not an actor file written by SequenceActor.save() (no 'actor' entry).")
+    return saved
+
+
+def load_actor(path: str | Path, device: str | torch.device = "cpu") -> SequenceActor:
+    """Load any actor written by ``save`` without knowing its class."""
+    return SequenceActor.load(path, device)

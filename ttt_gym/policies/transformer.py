@@ -1,0 +1,280 @@
+"""Causal transformer actor with a KV cache; also the attention stack that TTT-E2E uses as its prefix.
+
+Positions are rotary (relative), counted from the episode start, so a sliding-window cache can be a ring buffer: keys
+are stored already rotated and the order of the slots does not matter to attention.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, cast
+
+import torch
+import torch.nn.functional as F
+from gymnasium import spaces
+from torch import nn
+
+from ttt_gym.policies.base import (
+    ActorConfig,
+    FeedForward,
+    SequenceActor,
+    State,
+    _check_heads,
+    register_actor,
+    reset_where,
+)
+
+_MIN_CACHE = 16
+
+
+def rotary_frequencies(head_dim: int, base: float = 10000.0) -> torch.Tensor:
+    """``base^(-i / half)`` for the ``half = head_dim // 2`` rotation planes."""
+    half = head_dim // 2
+    return base ** (-torch.arange(half, dtype=torch.float32) / half)
+
+
+def rotary(x: torch.Tensor, positions: torch.Tensor, frequencies: torch.Tensor) -> torch.Tensor:
+    """Rotate the two halves of the last dimension of ``x`` by angles ``position * frequencies``.
+
+    ``positions`` broadcasts against ``x.shape[:-1]``.
+    """
+    half = x.shape[-1] // 2
+    angles = positions.to(torch.float32).unsqueeze(-1) * frequencies
+    cos, sin = angles.cos().to(x.dtype), angles.sin().to(x.dtype)
+    x1, x2 = x[..., :half], x[..., half:]
+    return torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1)
+
+
+class CausalSelfAttention(nn.Module):
+    """Multi-head self-attention whose keys are limited by a full / sliding-window / chunk-local causal mask."""
+
+    def __init__(self, dim: int, num_heads: int) -> None:
+        super().__init__()
+        self.num_heads = num_heads
+        self.head_dim = dim // num_heads
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.out = nn.Linear(dim, dim)
+        # float32 whatever the weights' dtype, so that positions rotate identically in every form
+        self.frequencies = rotary_frequencies(self.head_dim)
+
+    def _split(self, x: torch.Tensor, positions: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        # x [B, T, d] -> q, k, v [B, H, T, dh] with q, k rotated
+        batch, length, _ = x.shape
+        q, k, v = self.qkv(x).view(batch, length, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
+        frequencies = self.frequencies.to(x.device)
+        return rotary(q, positions, frequencies), rotary(k, positions, frequencies), v
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """``x`` ``[B, T, d]`` (row = one episode from position 0); ``mask`` ``[T, T]`` bool, True = may attend."""
+        batch, length, dim = x.shape
+        positions = torch.arange(length, device=x.device)
+        q, k, v = self._split(x, positions)
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        return self.out(y.transpose(1, 2).reshape(batch, length, dim))
+
+    def step(
+        self,
+        x: torch.Tensor,
+        keys: torch.Tensor,
+        values: torch.Tensor,
+        slot: torch.Tensor,
+        visible: torch.Tensor,
+        positions: torch.Tensor,
+    ) -> torch.Tensor:
+        """One token per env. ``keys``/``values`` ``[B, H, cap, dh]`` are written in place at ``slot`` ``[B]``;
+        ``visible`` ``[B, cap]`` marks the slots the token attends to (its own included)."""
+        batch, dim = x.shape
+        q, k, v = self._split(x.unsqueeze(1), positions.unsqueeze(-1).unsqueeze(-1))  # [B, H, 1, dh]
+        rows = torch.arange(batch, device=x.device)
+        keys[rows, :, slot] = k[:, :, 0]
+        values[rows, :, slot] = v[:, :, 0]
+        # Plain matmuls rather than SDPA so that FLOP counters see the O(cache) cost of a step.
+        scores = (q @ keys.transpose(-1, -2)) / math.sqrt(self.head_dim)  # [B, H, 1, cap]
+        scores = scores.masked_fill(~visible[:, None, None, :], float("-inf"))
+        y = torch.softmax(scores, dim=-1) @ values
+        return self.out(y.reshape(batch, dim))
+
+
+class TransformerBlock(nn.Module):
+    """Pre-norm block: ``x + attention(LN(x))`` then a feed-forward block."""
+
+    def __init__(self, dim: int, num_heads: int, ff_dim: int) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(dim)
+        self.attention = CausalSelfAttention(dim, num_heads)
+        self.feed_forward = FeedForward(dim, ff_dim)
+
+
+class CausalTransformer(nn.Module):
+    """Pre-norm transformer stack with a sequence form and a cached step form.
+
+    Args:
+        dim: residual width.
+        num_layers: blocks.
+        num_heads: attention heads.
+        ff_dim: hidden width of the feed-forward blocks.
+        window: attend to at most this many latest tokens (the current one included); None for no limit.
+        chunk: attend only within aligned chunks of this many tokens (TTT-E2E's chunk-local attention).
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        num_layers: int,
+        num_heads: int,
+        ff_dim: int,
+        window: int | None = None,
+        chunk: int | None = None,
+    ) -> None:
+        super().__init__()
+        if window is not None and chunk is not None:
+            raise ValueError("Give a sliding window or a chunk size, not both.")
+        self.window, self.chunk = window, chunk
+        self.num_layers, self.num_heads, self.head_dim = num_layers, num_heads, dim // num_heads
+        self.blocks = nn.ModuleList(TransformerBlock(dim, num_heads, ff_dim) for _ in range(num_layers))
+
+    @property
+    def _typed_blocks(self) -> list[TransformerBlock]:
+        return cast(list[TransformerBlock], list(self.blocks))
+
+    @property
+    def fixed_capacity(self) -> int | None:
+        """Cache slots per env when bounded (window or chunk), None when the cache grows with the episode."""
+        return self.window if self.window is not None else self.chunk
+
+    def mask(self, length: int, device: torch.device) -> torch.Tensor:
+        i = torch.arange(length, device=device).unsqueeze(1)
+        j = torch.arange(length, device=device).unsqueeze(0)
+        allowed = j <= i
+        if self.window is not None:
+            allowed &= i - j < self.window
+        if self.chunk is not None:
+            allowed &= i // self.chunk == j // self.chunk
+        return allowed
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mask = self.mask(x.shape[1], x.device)
+        for block in self._typed_blocks:
+            x = block.feed_forward(x + block.attention(block.norm(x), mask))
+        return x
+
+    # -- cache ----------------------------------------------------------------------------------------------------
+
+    def empty_cache(self, n_envs: int, device: torch.device, dtype: torch.dtype = torch.float32) -> State:
+        """``keys``/``values`` ``[n_envs, layers, heads, cap, head_dim]`` and ``position`` ``[n_envs]``."""
+        cap = self.fixed_capacity or _MIN_CACHE
+        shape = (n_envs, self.num_layers, self.num_heads, cap, self.head_dim)
+        return {
+            "keys": torch.zeros(shape, device=device, dtype=dtype),
+            "values": torch.zeros(shape, device=device, dtype=dtype),
+            "position": torch.zeros(n_envs, dtype=torch.long, device=device),
+        }
+
+    def reset_cache(self, state: State, reset: torch.Tensor) -> State:
+        # Stale slots are never visible once the position is 0, so only the position is reset.
+        state["position"] = reset_where(state["position"], reset, torch.zeros_like(state["position"]))
+        return state
+
+    def _fit_capacity(self, state: State) -> None:
+        """Grow (double) or shrink (halve, after resets) an unbounded cache so the next position fits."""
+        cap = state["keys"].shape[3]
+        needed = int(state["position"].max()) + 1
+        new_cap = cap
+        while new_cap < needed:
+            new_cap *= 2
+        while new_cap > _MIN_CACHE and needed <= new_cap // 4:
+            new_cap //= 2
+        if new_cap == cap:
+            return
+        for name in ("keys", "values"):
+            old = state[name]
+            new = old.new_zeros(*old.shape[:3], new_cap, old.shape[4])
+            keep = min(cap, new_cap)
+            new[:, :, :, :keep] = old[:, :, :, :keep]
+            state[name] = new
+
+    def step(self, x: torch.Tensor, state: State) -> torch.Tensor:
+        """One token per env ``[B, d]``; appends to the cache in ``state`` and advances ``position``."""
+        if self.fixed_capacity is None:
+            self._fit_capacity(state)
+        position = state["position"]
+        cap = state["keys"].shape[3]
+        slot = position % cap
+        slots = torch.arange(cap, device=x.device).unsqueeze(0)
+        if self.chunk is not None:
+            visible = slots <= (position % self.chunk).unsqueeze(1)
+        else:
+            visible = slots <= torch.clamp(position, max=cap - 1).unsqueeze(1)
+        for layer, block in enumerate(self._typed_blocks):
+            keys, values = state["keys"][:, layer], state["values"][:, layer]
+            x = block.feed_forward(x + block.attention.step(block.norm(x), keys, values, slot, visible, position))
+        state["position"] = position + 1
+        return x
+
+
+@dataclasses.dataclass(frozen=True)
+class TransformerActorConfig(ActorConfig):
+    """Config of :class:`TransformerActor`.
+
+    Attributes:
+        num_layers: transformer blocks.
+        num_heads: attention heads (``embed_dim / num_heads`` must be even: rotary positions).
+        ff_mult: feed-forward width as a multiple of ``embed_dim``.
+        context: tokens attended (the current one included): None for the whole episode (the upper bound),
+            1 for the single-step lower bound, k for a sliding window of k steps.
+    """
+
+    num_layers: int = 2
+    num_heads: int = 2
+    ff_mult: int = 4
+    context: int | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_heads(self.embed_dim, self.num_heads, rotary=True)
+        if self.num_layers < 1 or self.ff_mult < 1:
+            raise ValueError(f"num_layers and ff_mult must be positive, got {self.num_layers}, {self.ff_mult}.")
+        if self.context is not None and self.context < 1:
+            raise ValueError(f"context must be None (whole episode) or >= 1, got {self.context}.")
+
+
+@register_actor
+class TransformerActor(SequenceActor):
+    """Embedding -> causal transformer (rotary positions) -> layer norm -> action head.
+
+    Training runs whole sequences under a causal (windowed when ``context`` is set) mask; ``predict`` appends one
+    token per step to a KV cache.
+
+    State: ``keys``/``values`` ``[n_envs, layers, heads, cap, head_dim]``, ``position`` ``[n_envs]`` (steps since the
+    episode start) and ``previous_action``. ``cap == context`` with a window (a ring buffer: constant size and
+    per-step cost); with ``context=None`` the cache grows with the longest running episode (O(T) per step).
+    """
+
+    config_class = TransformerActorConfig
+    config: TransformerActorConfig
+
+    def __init__(self, observation_space: spaces.Space, action_space: spaces.Space, **config: Any) -> None:
+        super().__init__(observation_space, action_space, **config)
+        cfg = self.config
+        with self.seeded_init():
+            self.embed = nn.Linear(self.input_dim, cfg.embed_dim)
+            self.transformer = CausalTransformer(
+                cfg.embed_dim, cfg.num_layers, cfg.num_heads, cfg.ff_mult * cfg.embed_dim, window=cfg.context
+            )
+            self.final_norm = nn.LayerNorm(cfg.embed_dim)
+            self.head = self.make_head(cfg.embed_dim)
+
+    def _forward_features(
+        self, inputs: torch.Tensor, valid: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
+        return self.final_norm(self.transformer(self.embed(inputs))), self._zero(), {}
+
+    def _memory_state(self, n_envs: int) -> State:
+        return self.transformer.empty_cache(n_envs, self.device, self.dtype)
+
+    def _reset_memory(self, state: State, reset: torch.Tensor) -> State:
+        return self.transformer.reset_cache(state, reset)
+
+    def _step_features(self, inputs: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        return self.final_norm(self.transformer.step(self.embed(inputs), state)), state
