@@ -1,4 +1,4 @@
-"""The ``ttt-gym`` command line: ``ttt-gym demo | envs | evaluate | dataset``."""
+"""The ``ttt-gym`` command line: ``ttt-gym demo | envs | evaluate | dataset | train-memory``."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import numpy as np
 import ttt_gym
 from ttt_gym.data.cli import add_dataset_commands
 from ttt_gym.evaluation import evaluate_success, reference_policies
+from ttt_gym.trainers.cli import add_train_commands
 
 
 def _save_png(frame: np.ndarray, path: Path) -> None:
@@ -88,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.set_defaults(func=cmd_evaluate)
 
     add_dataset_commands(sub)
+    add_train_commands(sub)
     return parser
 
 
