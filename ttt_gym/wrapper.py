@@ -485,7 +485,8 @@ class TestTimeTraining:
 
     def _fresh_copy(self) -> BasePolicy:
         policy = copy.deepcopy(self._pretrained)
-        for parameter in policy.parameters():
+        # Only the adapted part (the actor of SAC / TD3 / our agents) is optimised; critics stay out of autograd.
+        for parameter in _adapted_module(policy).parameters():
             parameter.requires_grad_(True)
         return policy
 
@@ -494,7 +495,9 @@ class TestTimeTraining:
         slot.steps = 0
         slot.generation += 1
         slot.due = None
-        slot.policy.load_state_dict(self._pretrained_state)
+        if self.asynchronous:
+            # Synchronous mode restores in _adapt_slot, which runs on this same step (steps == 0).
+            slot.policy.load_state_dict(self._pretrained_state)
 
     def _adapt_slot(self, slot: _EnvSlot, state: np.ndarray, goal: np.ndarray) -> None:
         if not self.asynchronous:
