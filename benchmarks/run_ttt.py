@@ -1,0 +1,226 @@
+"""Evaluate one pretrained agent with GC-TTT from a committed config, with its no-TTT baseline, write one JSON result.
+
+One run is one row of the GC-TTT table in ``docs/BENCHMARKS.md`` ("GC-TTT: Table 1 rows on pointmaze-medium") for one
+seed::
+
+    .venv/bin/python benchmarks/run_ttt.py --seed 0 \\
+        --config benchmarks/configs/ttt/gcbc-critic-free-pointmaze-medium-navigate.json
+
+It loads the agent that ``benchmarks/run_agent.py`` trained (``runs/agents/{agent}-{dataset}-s{seed}.pt``), wraps it
+in :class:`ttt_gym.wrapper.TestTimeTraining` with the config's ``ttt`` block (K = ``every``, N = ``steps``, ``lr``,
+``batch_size``) and selector (``selector.kind``: ``"gc-ttt"`` or ``"critic-free"``; ``selector.critic``: ``null``,
+``"own"`` for the agent's own ``value``, or an agent name such as ``"gcivl"`` for that agent's ``value``, trained
+on the same dataset and seed), and evaluates it with OGBench's task protocol
+(:func:`ttt_gym.goal_evaluation.evaluate_goal_policy`, deterministic actions, episodes reset with ``seed + i``). The
+agent without TTT is evaluated on exactly the same episodes (same reset seeds) for a paired comparison. The result
+goes to ``benchmarks/results/ttt/{name}-s{seed}.json`` unless ``--output``.
+
+``--episodes-per-task`` overrides the config for a smoke test or a cost probe; such a result is marked
+``"smoke": true`` and needs ``--output``. ``--no-baseline`` skips the no-TTT evaluation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from run_agent import AGENT_NAMES, git_commit, machine_info
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+REQUIRED_KEYS = ("name", "agent", "env_name", "selector", "ttt", "eval", "torch_threads")
+SELECTOR_KINDS = ("gc-ttt", "critic-free")
+
+
+def load_config(path: Path) -> dict[str, Any]:
+    """Read and check a GC-TTT benchmark config (see ``benchmarks/configs/ttt/*.json``)."""
+    with open(path) as f:
+        config = json.load(f)
+    missing = [key for key in REQUIRED_KEYS if key not in config]
+    if missing:
+        raise ValueError(f"{path}: missing key(s) {missing}; a GC-TTT config needs {list(REQUIRED_KEYS)}.")
+    if config["agent"] not in AGENT_NAMES:
+        raise ValueError(f"{path}: agent must be one of {AGENT_NAMES}, got {config['agent']!r}.")
+    kind, critic = config["selector"].get("kind"), config["selector"].get("critic")
+    if kind not in SELECTOR_KINDS:
+        raise ValueError(f"{path}: selector.kind must be one of {SELECTOR_KINDS}, got {kind!r}.")
+    if kind == "gc-ttt" and critic is None:
+        raise ValueError(f"{path}: selector 'gc-ttt' needs selector.critic ('own' or an agent name).")
+    if critic not in (None, "own", "gcivl", "gciql"):
+        raise ValueError(f"{path}: selector.critic must be null, 'own', 'gcivl' or 'gciql', got {critic!r}.")
+    if critic == "own" and config["agent"] == "gcbc":
+        raise ValueError(f"{path}: GCBC has no critic; name another agent's critic ('gcivl').")
+    if path.stem != config["name"]:
+        raise ValueError(f"{path}: the file name must be the config's name ({config['name']!r}.json).")
+    return config
+
+
+def agent_path(agent_dir: Path, agent: str, env_name: str, seed: int) -> Path:
+    """The saved agent ``{agent}-{dataset}-s{seed}.pt``; a clear error naming the training command if missing."""
+    dataset_name = env_name.removesuffix("-v0")
+    path = agent_dir / f"{agent}-{dataset_name}-s{seed}.pt"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"No pretrained agent at {path}. Train it first:\n"
+            f"    .venv/bin/python benchmarks/run_agent.py --seed {seed} "
+            f"--config benchmarks/configs/{agent}-{dataset_name}.json"
+        )
+    return path
+
+
+def _evaluation_record(result: Any, seconds: float) -> dict[str, Any]:
+    total_steps = int(result.lengths.sum())
+    return {
+        "success": result.success_rate,
+        "task_success": {str(task): rate for task, rate in result.task_success.items()},
+        "successes": result.successes.astype(int).tolist(),
+        "episode_lengths": result.lengths.tolist(),
+        "episodes": int(result.successes.size),
+        "env_steps": total_steps,
+        "seconds": round(seconds, 2),
+        "seconds_per_episode": round(seconds / result.successes.size, 2),
+        "seconds_per_1000_steps": round(1000.0 * seconds / max(total_steps, 1), 2),
+        "control_hz": round(result.steps_per_second, 2),
+        "policy_ms_per_step": round(result.policy_ms_per_step, 3),
+    }
+
+
+def run(config: dict[str, Any], seed: int, *, smoke: bool, agent_dir: Path, baseline: bool) -> dict[str, Any]:
+    """Load, wrap and evaluate one agent with GC-TTT (and without); return the result record."""
+    import torch
+
+    torch.set_num_threads(int(config["torch_threads"]))
+    from ttt_gym.agents import GCBC, GCIQL, GCIVL
+    from ttt_gym.data import GoalDataset
+    from ttt_gym.goal_evaluation import evaluate_goal_policy
+    from ttt_gym.selection import make_selector
+    from ttt_gym.wrapper import TestTimeTraining
+
+    agent_classes = {"gcbc": GCBC, "gcivl": GCIVL, "gciql": GCIQL}
+    name, env_name = config["name"], config["env_name"]
+    run_name = f"{name}-s{seed}" + ("-smoke" if smoke else "")
+    started = dt.datetime.now(dt.timezone.utc)
+    load_start = os.getloadavg()
+
+    tic = time.perf_counter()
+    dataset = GoalDataset.from_name(env_name)
+    path = agent_path(agent_dir, config["agent"], env_name, seed)
+    agent = agent_classes[config["agent"]].load(path, dataset)
+    critic_name = config["selector"].get("critic")
+    critic_path = None
+    if critic_name == "own":
+        critic = agent.value
+        critic_path = path
+    elif critic_name is not None:
+        critic_path = agent_path(agent_dir, critic_name, env_name, seed)
+        critic = agent_classes[critic_name].load(critic_path, dataset).value
+    else:
+        critic = None
+    selector = make_selector(config["selector"]["kind"], dataset, critic, **config["selector"].get("kwargs", {}))
+    ttt_kwargs = dict(config["ttt"])
+    ttt = TestTimeTraining(agent, dataset, selector=selector, seed=seed, **ttt_kwargs)
+    load_seconds = time.perf_counter() - tic
+
+    evaluation = config["eval"]
+    eval_kwargs = dict(
+        tasks=tuple(evaluation.get("tasks", (1, 2, 3, 4, 5))),
+        episodes_per_task=int(evaluation["episodes_per_task"]),
+        seed=seed,
+    )
+    baseline_record = None
+    if baseline:
+        tic = time.perf_counter()
+        base = evaluate_goal_policy(agent, env_name, **eval_kwargs)
+        baseline_record = _evaluation_record(base, time.perf_counter() - tic)
+        print(f"[{run_name}] without TTT: {base}", flush=True)
+    load_before_ttt = os.getloadavg()
+
+    print(f"[{run_name}] GC-TTT {config['selector']} {ttt_kwargs}; {eval_kwargs}", flush=True)
+    tic = time.perf_counter()
+    result = evaluate_goal_policy(ttt, env_name, **eval_kwargs)
+    ttt_record = _evaluation_record(result, time.perf_counter() - tic)
+    print(f"[{run_name}] with TTT: {result} ({ttt_record['seconds']} s)", flush=True)
+    stats, selection_stats = ttt.stats, ttt.selector.stats
+    ttt.close()
+
+    return {
+        "name": name,
+        "seed": seed,
+        "smoke": smoke,
+        "config": config,
+        "agent_path": str(path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path),
+        "critic_path": None
+        if critic_path is None
+        else str(critic_path.relative_to(REPO_ROOT) if critic_path.is_relative_to(REPO_ROOT) else critic_path),
+        "load_seconds": round(load_seconds, 2),
+        "ttt": ttt_record,
+        "no_ttt": baseline_record,
+        "success": ttt_record["success"],
+        "success_without_ttt": None if baseline_record is None else baseline_record["success"],
+        "wrapper_stats": {
+            "adaptations": stats.adaptations,
+            "too_little_data": stats.too_little_data,
+            "adaptation_errors": stats.adaptation_errors,
+            "steps": stats.steps,
+            "selection_seconds": round(stats.selection_seconds, 2),
+            "training_seconds": round(stats.training_seconds, 2),
+            "adaptation_ms": round(stats.adaptation_ms, 1),
+            "last_selected": stats.last_selected,
+            "last_loss_first": stats.last_loss_first,
+            "last_loss_final": stats.last_loss_final,
+        },
+        "selector_stats": {
+            "selections": selection_stats.selections,
+            "goals_seen": selection_stats.goals_seen,
+            "mean_ms": round(selection_stats.mean_ms, 2),
+            "critic_states": selection_stats.critic_states,
+            "last_relevant": selection_stats.last_relevant,
+            "last_selected": selection_stats.last_selected,
+        },
+        "machine": {
+            **machine_info(),
+            "load_average_start": [round(x, 2) for x in load_start],
+            "load_average_before_ttt": [round(x, 2) for x in load_before_ttt],
+            "load_average_end": [round(x, 2) for x in os.getloadavg()],
+        },
+        "git_commit": git_commit(),
+        "started_utc": started.isoformat(timespec="seconds"),
+        "finished_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config", type=Path, required=True, help="benchmarks/configs/ttt/NAME.json")
+    parser.add_argument("--seed", type=int, required=True, help="agent seed; evaluation episodes use seed + i")
+    parser.add_argument("--output", type=Path, help="result JSON (default benchmarks/results/ttt/NAME-sSEED.json)")
+    parser.add_argument("--agent-dir", type=Path, default=REPO_ROOT / "runs" / "agents", help="saved agents")
+    parser.add_argument("--episodes-per-task", type=int, help="smoke test only: override the config's episodes")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the no-TTT evaluation")
+    args = parser.parse_args(argv)
+
+    config = load_config(args.config)
+    smoke = args.episodes_per_task is not None
+    if smoke:
+        config["eval"] = {**config["eval"], "episodes_per_task": args.episodes_per_task}
+        if args.output is None:
+            parser.error("--episodes-per-task makes a smoke run: give --output so no result is overwritten.")
+    output = args.output or REPO_ROOT / "benchmarks" / "results" / "ttt" / f"{config['name']}-s{args.seed}.json"
+
+    record = run(config, args.seed, smoke=smoke, agent_dir=args.agent_dir.resolve(), baseline=not args.no_baseline)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    partial = output.with_suffix(".json.partial")
+    partial.write_text(json.dumps(record, indent=2) + "\n")
+    partial.replace(output)  # atomic: a crashed run never leaves a result that looks finished
+    print(f"wrote {output}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
