@@ -25,6 +25,7 @@ from stable_baselines3.common.logger import HumanOutputFormat, Logger, configure
 from stable_baselines3.common.policies import BasePolicy
 from torch import nn
 
+from ttt_gym._spaces import space_from_data, space_to_data
 from ttt_gym.agents.networks import GaussianActor
 from ttt_gym.data import GoalBatch, GoalSamplingConfig
 
@@ -299,25 +300,6 @@ def _flat_dim(space: spaces.Space) -> int:
     return int(np.prod(space.shape or ()))
 
 
-def _space_to_data(space: spaces.Space) -> dict[str, Any]:
-    if isinstance(space, spaces.Box):
-        return {
-            "type": "Box",
-            "low": torch.as_tensor(space.low),
-            "high": torch.as_tensor(space.high),
-            "dtype": str(space.dtype),
-        }
-    if isinstance(space, spaces.Dict):
-        return {"type": "Dict", "spaces": {key: _space_to_data(sub) for key, sub in space.spaces.items()}}
-    raise TypeError(f"Cannot save a {type(space).__name__} space; the agents use Box and Dict spaces.")
-
-
-def _space_from_data(data: Mapping[str, Any]) -> spaces.Space:
-    if data["type"] == "Box":
-        return spaces.Box(low=data["low"].numpy(), high=data["high"].numpy(), dtype=np.dtype(data["dtype"]))
-    return spaces.Dict({key: _space_from_data(sub) for key, sub in data["spaces"].items()})
-
-
 def resolve_device(device: str | torch.device) -> torch.device:
     """``"auto"`` -> CUDA when available, else CPU."""
     if str(device) == "auto":
@@ -375,8 +357,8 @@ class GoalConditionedPolicy(BasePolicy):
     def save(self, path: str | Path) -> None:
         """Write the policy alone (constructor arguments and weights), loadable with ``weights_only=True``."""
         data = self._get_constructor_parameters()
-        data["observation_space"] = _space_to_data(self.observation_space)
-        data["action_space"] = _space_to_data(self.action_space)
+        data["observation_space"] = space_to_data(self.observation_space)
+        data["action_space"] = space_to_data(self.action_space)
         torch.save({"data": data, "state_dict": self.state_dict()}, path)
 
     @classmethod
@@ -388,8 +370,8 @@ class GoalConditionedPolicy(BasePolicy):
         """
         saved = torch.load(path, map_location="cpu", weights_only=True)
         data = dict(saved["data"])
-        data["observation_space"] = _space_from_data(data["observation_space"])
-        data["action_space"] = _space_from_data(data["action_space"])
+        data["observation_space"] = space_from_data(data["observation_space"])
+        data["action_space"] = space_from_data(data["action_space"])
         policy = cls(**data)
         policy.load_state_dict(saved["state_dict"])
         return policy.to(resolve_device(device))
@@ -698,8 +680,8 @@ class GoalConditionedAgent(ABC):
             "format_version": _FILE_FORMAT_VERSION,
             "agent": type(self).__name__,
             "config": dataclasses.asdict(self.config),
-            "observation_space": _space_to_data(self.observation_space),
-            "action_space": _space_to_data(self.action_space),
+            "observation_space": space_to_data(self.observation_space),
+            "action_space": space_to_data(self.action_space),
             "policy": self.policy.state_dict(),
             "critics": self.critics.state_dict(),
             "actor_optimizer": self.actor_optimizer.state_dict(),
@@ -748,7 +730,7 @@ class GoalConditionedAgent(ABC):
         config = dict(state["config"])
         if device is not None:
             config["device"] = device
-        spaces_pair = (_space_from_data(state["observation_space"]), _space_from_data(state["action_space"]))
+        spaces_pair = (space_from_data(state["observation_space"]), space_from_data(state["action_space"]))
         agent = cls(spaces_pair, dataset, **config)
         agent.policy.load_state_dict(state["policy"])
         agent.critics.load_state_dict(state["critics"])

@@ -38,7 +38,7 @@ import contextlib
 import dataclasses
 import difflib
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -48,6 +48,8 @@ import torch.nn.functional as F
 from gymnasium import spaces
 from torch import nn
 from torch.distributions import Categorical, Distribution, Independent, Normal
+
+from ttt_gym._spaces import space_from_data, space_to_data
 
 State = dict[str, torch.Tensor]
 """Memory of a batch of envs: tensors with the env index first (see the module docstring)."""
@@ -153,25 +155,6 @@ def distribution_params(distribution: Distribution) -> torch.Tensor:
 
 # ----------------------------------------------------------------------------------------------------------------
 # Spaces
-
-
-def _space_to_data(space: spaces.Space) -> dict[str, Any]:
-    if isinstance(space, spaces.Box):
-        return {
-            "type": "Box",
-            "low": torch.as_tensor(space.low),
-            "high": torch.as_tensor(space.high),
-            "dtype": str(space.dtype),
-        }
-    if isinstance(space, spaces.Discrete):
-        return {"type": "Discrete", "n": int(space.n), "start": int(space.start)}
-    raise TypeError(f"Cannot save a {type(space).__name__} space; the actors use Box and Discrete spaces.")
-
-
-def _space_from_data(data: Mapping[str, Any]) -> spaces.Space:
-    if data["type"] == "Box":
-        return spaces.Box(low=data["low"].numpy(), high=data["high"].numpy(), dtype=np.dtype(data["dtype"]))
-    return spaces.Discrete(data["n"], start=data["start"])
 
 
 def _action_dim(space: spaces.Space) -> int:
@@ -670,8 +653,8 @@ class SequenceActor(nn.Module, ABC):
                 "format_version": _FILE_FORMAT_VERSION,
                 "actor": type(self).__name__,
                 "config": dataclasses.asdict(self.config),
-                "observation_space": _space_to_data(self.observation_space),
-                "action_space": _space_to_data(self.action_space),
+                "observation_space": space_to_data(self.observation_space),
+                "action_space": space_to_data(self.action_space),
                 "state_dict": {k: v.detach().cpu() for k, v in self.state_dict().items()},
             },
             path,
@@ -687,7 +670,7 @@ class SequenceActor(nn.Module, ABC):
         if cls is not SequenceActor and actor_cls is not cls:
             raise TypeError(f"{path} holds a {saved['actor']}; load it with {saved['actor']}.load.")
         actor = actor_cls(
-            _space_from_data(saved["observation_space"]), _space_from_data(saved["action_space"]), **saved["config"]
+            space_from_data(saved["observation_space"]), space_from_data(saved["action_space"]), **saved["config"]
         )
         actor.load_state_dict(saved["state_dict"])
         return actor.to(device)  # type: ignore[return-value]
