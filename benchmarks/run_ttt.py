@@ -8,12 +8,15 @@ seed::
 
 It loads the agent that ``benchmarks/run_agent.py`` trained (``runs/agents/{agent}-{dataset}-s{seed}.pt``), wraps it
 in :class:`ttt_gym.wrapper.TestTimeTraining` with the config's ``ttt`` block (K = ``every``, N = ``steps``, ``lr``,
-``batch_size``) and selector (``selector.kind``: ``"gc-ttt"`` or ``"critic-free"``; ``selector.critic``: ``null``,
-``"own"`` for the agent's own ``value``, or an agent name such as ``"gcivl"`` for that agent's ``value``, trained
-on the same dataset and seed), and evaluates it with OGBench's task protocol
+``batch_size``) and selector (``selector.kind``: any kind of :func:`ttt_gym.selection.make_selector`, see
+``CRITIC_USE``; ``selector.critic``: ``null``, ``"own"`` for the agent's own ``value``, or an agent name such as
+``"gcivl"`` for that agent's ``value``, trained on the same dataset and seed; ``selector.kwargs``: optional keyword
+arguments of the selector), and evaluates it with OGBench's task protocol
 (:func:`ttt_gym.goal_evaluation.evaluate_goal_policy`, deterministic actions, episodes reset with ``seed + i``). The
-agent without TTT is evaluated on exactly the same episodes (same reset seeds) for a paired comparison. The result
-goes to ``benchmarks/results/ttt/{name}-s{seed}.json`` unless ``--output``.
+agent without TTT is evaluated with the same tasks and reset seeds for a paired comparison; the episodes are not
+identical, because OGBench (1.2.2) draws the start and goal noise from the unseeded global ``np.random``, which
+``reset(seed=...)`` does not fix. The result goes to ``benchmarks/results/ttt/{name}-s{seed}.json`` unless
+``--output``.
 
 ``--episodes-per-task`` overrides the config for a smoke test or a cost probe; such a result is marked
 ``"smoke": true`` and needs ``--output``. ``--no-baseline`` skips the no-TTT evaluation.
@@ -35,7 +38,16 @@ from run_agent import AGENT_NAMES, git_commit, machine_info
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 REQUIRED_KEYS = ("name", "agent", "env_name", "selector", "ttt", "eval", "torch_threads")
-SELECTOR_KINDS = ("gc-ttt", "critic-free")
+CRITIC_USE = {
+    "gc-ttt": "required",  # H-step returns (eq. 3) with the critic
+    "value-relevance": "required",  # V(s, s_i) > C relevance (eq. 13) and H-step returns
+    "optimal-only": "optional",  # the optimality cut over the whole dataset: H-step with a critic, else Monte-Carlo
+    "critic-free": "unused",  # Monte-Carlo returns
+    "relevant-only": "unused",  # distance relevance alone
+    "random": "unused",  # uniform random transitions (Figure 2 left of the paper)
+}
+"""Whether each selector kind of :func:`ttt_gym.selection.make_selector` needs ``selector.critic``."""
+SELECTOR_KINDS = tuple(CRITIC_USE)
 
 
 def load_config(path: Path) -> dict[str, Any]:
@@ -50,8 +62,14 @@ def load_config(path: Path) -> dict[str, Any]:
     kind, critic = config["selector"].get("kind"), config["selector"].get("critic")
     if kind not in SELECTOR_KINDS:
         raise ValueError(f"{path}: selector.kind must be one of {SELECTOR_KINDS}, got {kind!r}.")
-    if kind == "gc-ttt" and critic is None:
-        raise ValueError(f"{path}: selector 'gc-ttt' needs selector.critic ('own' or an agent name).")
+    if CRITIC_USE[kind] == "required" and critic is None:
+        raise ValueError(f"{path}: selector {kind!r} needs selector.critic ('own' or an agent name such as 'gcivl').")
+    if CRITIC_USE[kind] == "unused" and critic is not None:
+        raise ValueError(
+            f"{path}: selector {kind!r} does not use a critic, but selector.critic is {critic!r}: set it to null "
+            "(a critic in the config would suggest it shaped the selection)."
+        )
+    _check_selector_kwargs(path, kind, config["selector"].get("kwargs", {}))
     if critic not in (None, "own", "gcivl", "gciql"):
         raise ValueError(f"{path}: selector.critic must be null, 'own', 'gcivl' or 'gciql', got {critic!r}.")
     if critic == "own" and config["agent"] == "gcbc":
@@ -59,6 +77,30 @@ def load_config(path: Path) -> dict[str, Any]:
     if path.stem != config["name"]:
         raise ValueError(f"{path}: the file name must be the config's name ({config['name']!r}.json).")
     return config
+
+
+def _check_selector_kwargs(path: Path, kind: str, kwargs: Any) -> None:
+    """``selector.kwargs`` must be keyword arguments the selector of ``kind`` takes (checked before any loading)."""
+    import inspect
+
+    from ttt_gym.selection import GoalRelatedSelector, RandomSelector
+
+    if not isinstance(kwargs, dict):
+        raise ValueError(f"{path}: selector.kwargs must be an object of keyword arguments, got {kwargs!r}.")
+    selector_class = RandomSelector if kind == "random" else GoalRelatedSelector
+    preset = () if kind == "random" else ("relevance", "optimality")  # fixed by the kind in make_selector
+    accepted = [name for name in inspect.signature(selector_class).parameters if name not in ("dataset", "critic")]
+    accepted = [name for name in accepted if name not in preset]
+    unknown = sorted(set(kwargs) - set(accepted))
+    if unknown:
+        raise ValueError(
+            f"{path}: selector.kwargs {unknown} are not arguments of the {kind!r} selector "
+            f"({selector_class.__name__}); it takes {accepted}."
+        )
+    if kind == "value-relevance" and "value_threshold" not in kwargs:
+        raise ValueError(
+            f"{path}: selector 'value-relevance' needs selector.kwargs.value_threshold (C in V(s, s_i) > C, e.g. -20)."
+        )
 
 
 def agent_path(agent_dir: Path, agent: str, env_name: str, seed: int) -> Path:

@@ -1,17 +1,23 @@
-"""Turn ``benchmarks/results/*.json`` into the "Offline agents" section of ``docs/BENCHMARKS.md``.
+"""Turn ``benchmarks/results/*.json`` into the "Offline agents" section of ``docs/BENCHMARKS.md``, and
+``benchmarks/results/ttt/*.json`` into the GC-TTT ablation and K-sweep sections.
 
-    .venv/bin/python benchmarks/summarize.py            # rewrite the section in docs/BENCHMARKS.md
-    .venv/bin/python benchmarks/summarize.py --print    # print it instead
+    .venv/bin/python benchmarks/summarize.py            # rewrite the sections in docs/BENCHMARKS.md
+    .venv/bin/python benchmarks/summarize.py --print    # print them instead
 
-Only the section under ``SECTION_HEADING`` is replaced (up to the next ``## `` heading); the rest of the file is kept.
-Smoke runs (``"smoke": true``) are ignored. Cells without results are shown as pending, never filled in.
+Only the sections under ``SECTION_HEADING``, ``ABLATION_HEADING`` and ``K_SWEEP_HEADING`` are replaced (each up to
+the next ``## `` heading); the rest of the file is kept. The two GC-TTT sections are written only once at least one
+of their results exists (appended at the end of the file the first time). Smoke runs (``"smoke": true``) are
+ignored, and so are stale results (their config differs from the committed one but for its notes). Cells without
+results are shown as pending, never filled in.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import textwrap
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +31,18 @@ SECTION_HEADING = "## Offline agents: success on pointmaze-medium"
 AGENTS = ("gcbc", "gcivl", "gciql")
 DATASETS = ("pointmaze-medium-navigate-v0", "pointmaze-medium-stitch-v0")
 EXPECTED_SEEDS = (0, 1, 2)
+TTT_CONFIG_DIR = CONFIG_DIR / "ttt"
+TTT_RESULT_DIR = RESULT_DIR / "ttt"
+ABLATION_HEADING = "## GC-TTT: data-selection ablation on pointmaze-medium-navigate (paper's Figure 2, left)"
+K_SWEEP_HEADING = "## GC-TTT: TTT frequency K on pointmaze-medium-navigate (paper's Figure 2, middle)"
+K_SWEEP_BASE = "gcbc-gc-ttt-gcivl-pointmaze-medium-navigate"
+"""The K sweep is this config with other ``ttt.every``; it is also the "both" bar of the ablation."""
+ABLATION_ROWS = (
+    ("random", "gcbc-ablation-random-pointmaze-medium-navigate"),
+    ("relevant only", "gcbc-ablation-relevant-only-pointmaze-medium-navigate"),
+    ("optimal only (GCIVL critic)", "gcbc-ablation-optimal-only-gcivl-pointmaze-medium-navigate"),
+    ("both: GC-TTT (GCIVL critic)", K_SWEEP_BASE),
+)
 
 # OGBench paper (Park et al., 2024), success in % (mean ± std over 8 seeds), 1M steps, 512x512x512, batch 1024.
 OGBENCH_PAPER = {
@@ -204,28 +222,248 @@ def render() -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_section(section: str, doc: Path = DOC) -> None:
-    """Replace (or append) the section in ``doc``, keeping every other section."""
+# --------------------------------------------------------------------------------------------------------------------
+# GC-TTT ablation and K sweep (benchmarks/run_ttt.py results)
+
+
+def _ttt_run_fields(config: dict[str, Any]) -> dict[str, Any]:
+    """The fields of a GC-TTT config that change a run's result (the description and budget are free text)."""
+    return {key: value for key, value in config.items() if key not in ("budget", "description")}
+
+
+def load_ttt_config(name: str, config_dir: Path = TTT_CONFIG_DIR) -> dict[str, Any] | None:
+    """The committed GC-TTT config ``name``, or None if there is none."""
+    path = config_dir / f"{name}.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def load_ttt_results(config: dict[str, Any], result_dir: Path = TTT_RESULT_DIR) -> list[dict[str, Any]]:
+    """The results ``{name}-s{seed}.json`` of a GC-TTT config, sorted by seed; smoke and stale runs left out."""
+    records = []
+    for path in sorted(result_dir.glob(f"{config['name']}-s*.json")):
+        if not path.stem.removeprefix(f"{config['name']}-s").isdigit():
+            continue  # e.g. NAME-s0-smoke.json
+        record = json.loads(path.read_text())
+        if record.get("smoke"):
+            continue
+        if _ttt_run_fields(record["config"]) != _ttt_run_fields(config):
+            print(f"skipping {path.name}: its config differs from benchmarks/configs/ttt/{config['name']}.json (stale)")
+            continue
+        records.append(record)
+    return sorted(records, key=lambda r: r["seed"])
+
+
+def k_sweep_configs(base_name: str = K_SWEEP_BASE, config_dir: Path = TTT_CONFIG_DIR) -> dict[int, dict[str, Any]]:
+    """The configs that differ from ``base_name`` only in ``ttt.every`` (and name and notes), by K; base included."""
+    base = load_ttt_config(base_name, config_dir)
+    if base is None:
+        raise FileNotFoundError(f"No config {config_dir / base_name}.json: the K sweep is built around it.")
+
+    def sweep_fields(config: dict[str, Any]) -> dict[str, Any]:
+        fields = {key: value for key, value in _ttt_run_fields(config).items() if key != "name"}
+        return {**fields, "ttt": {key: value for key, value in config["ttt"].items() if key != "every"}}
+
+    sweep = {}
+    for path in sorted(config_dir.glob("*.json")):
+        config = json.loads(path.read_text())
+        if sweep_fields(config) == sweep_fields(base):
+            sweep[int(config["ttt"]["every"])] = config
+    return dict(sorted(sweep.items()))
+
+
+def _paired_counts(records: list[dict[str, Any]]) -> str:
+    """Episodes (summed over seeds) that succeeded only with TTT / only without, with the same task and reset seed."""
+    gained = lost = 0
+    for record in records:
+        if record.get("no_ttt") is None:
+            return "-"
+        with_ttt, without = np.asarray(record["ttt"]["successes"]), np.asarray(record["no_ttt"]["successes"])
+        gained += int(np.sum((with_ttt == 1) & (without == 0)))
+        lost += int(np.sum((with_ttt == 0) & (without == 1)))
+    return f"{gained} / {lost}"
+
+
+def _ttt_cells(records: list[dict[str, Any]]) -> list[str]:
+    """Success with and without TTT, per seed, episodes, paired counts, adaptations, cost: one table row's cells."""
+    if not records:
+        return ["pending", "", "pending", "0", "", "", "", ""]
+    baseline = [r["success_without_ttt"] for r in records if r.get("success_without_ttt") is not None]
+    per_seed = ", ".join(f"s{r['seed']}: {r['success']:.2f}" for r in records)
+    seeds = str(len(records))
+    missing = [s for s in EXPECTED_SEEDS if s not in {r["seed"] for r in records}]
+    if missing:
+        seeds += f" (pending: {', '.join(map(str, missing))})"
+    episodes = value_range([r["ttt"]["episodes"] for r in records], "d")
+    wrapper = [r["wrapper_stats"] for r in records]
+    adaptations = (
+        f"{sum(w['adaptations'] for w in wrapper)} / {sum(w['too_little_data'] for w in wrapper)} / "
+        f"{sum(w['adaptation_errors'] for w in wrapper)}"
+    )
+    cost = value_range([r["ttt"]["seconds_per_1000_steps"] for r in records], ".1f")
+    return [
+        _mean_std([r["success"] for r in records]),
+        per_seed,
+        _mean_std(baseline) if baseline else "-",
+        seeds,
+        episodes,
+        _paired_counts(records),
+        adaptations,
+        cost,
+    ]
+
+
+def _mean_std(values: list[float]) -> str:
+    """Mean ± std over seeds (ddof=0) as a rate; a single seed gets no ± std."""
+    array = np.asarray(values, dtype=float)
+    return f"{array.mean():.2f} ± {array.std():.2f}" if len(array) > 1 else f"{array.mean():.2f}"
+
+
+_TTT_COLUMNS = (
+    "success with TTT (mean ± std over seeds) | per seed | without TTT (same tasks and reset seeds) | seeds | "
+    "episodes per run | paired: TTT-only / no-TTT-only successes | adaptations / too little data / errors | "
+    "s per 1000 steps (TTT) |"
+)
+_TTT_ALIGN = "---:|---|---:|---:|---:|---|---|---:|"
+
+
+def _paragraph(text: str) -> list[str]:
+    """Prose wrapped like the rest of docs/BENCHMARKS.md (code spans and names never broken)."""
+    return textwrap.wrap(text, width=115, break_long_words=False, break_on_hyphens=False)
+
+
+def _ttt_machine_lines(records: list[dict[str, Any]]) -> list[str]:
+    machine = records[0]["machine"]
+    loads = [r["machine"][key][0] for r in records for key in ("load_average_start", "load_average_end")]
+    dates = sorted(r["started_utc"] for r in records) + sorted(r["finished_utc"] for r in records)
+    commits = sorted({str(r.get("git_commit")) for r in records})
+    return _paragraph(
+        f"Machine: {machine['cpu_count']} CPU cores ({machine['cpu_model']}), {machine['platform']}, torch "
+        f"{machine['torch']}, 1 torch thread per run; the 1-minute load average read at the start and end of the "
+        f"runs ranged from {min(loads):.1f} to {max(loads):.1f}. Runs from {min(dates)} to {max(dates)} (UTC), code "
+        f"at {', '.join(commits)}."
+    )
+
+
+def render_ablation(result_dir: Path = TTT_RESULT_DIR) -> str | None:
+    """The ablation section, or None while none of its results exists (the "both" row's GC-TTT results aside)."""
+    rows, all_records = [], []
+    for label, name in ABLATION_ROWS:
+        config = load_ttt_config(name)
+        records = [] if config is None else load_ttt_results(config, result_dir)
+        all_records += records
+        rows.append(f"| {label} | `{name}` | " + " | ".join(_ttt_cells(records)) + " |")
+    if not any(r["name"] != K_SWEEP_BASE for r in all_records):
+        return None
+    lines = [
+        ABLATION_HEADING,
+        "",
+        *_paragraph(
+            "Which data GC-TTT fine-tunes on (Insight 3 of the GC-TTT paper): uniformly random transitions "
+            '(`make_selector("random")`, 4096 per adaptation), every transition within epsilon = 1.0 of the agent '
+            '(`"relevant-only"`), the best 20% by H-step return towards the goal over the whole dataset with the '
+            'GCIVL critic (`"optimal-only"`, a random 4096 of the 1M transitions scored per adaptation), and both '
+            f'(`"gc-ttt"`, the `{K_SWEEP_BASE}` row of the GC-TTT Table 1 section). GC-BC agent '
+            "(`runs/agents/gcbc-pointmaze-medium-navigate-s{seed}.pt`), GCIVL critic of the same seed, K = 100, "
+            "N = 100, batch 256, lr 3e-4, 10 episodes per task. Each run also evaluates the agent without TTT with "
+            "the same tasks and reset seeds; OGBench draws the start and goal noise from the unseeded global "
+            "`np.random`, so those are not identical episodes (the paired counts compare episodes with the same task "
+            "and reset seed, not the same start). The paper's ablation uses GC-IQL on the play datasets."
+        ),
+        "",
+        "```bash",
+        "for seed in 0 1 2; do",
+        "  for row in ablation-random ablation-relevant-only ablation-optimal-only-gcivl gc-ttt-gcivl; do",
+        "    n=gcbc-$row-pointmaze-medium-navigate; [ -f benchmarks/results/ttt/$n-s$seed.json ] && continue",
+        "    .venv/bin/python benchmarks/run_ttt.py --seed $seed --config benchmarks/configs/ttt/$n.json",
+        "  done",
+        "done",
+        ".venv/bin/python benchmarks/summarize.py   # rewrites this section",
+        "```",
+        "",
+        "| selection | config | " + _TTT_COLUMNS,
+        "|---|---|" + _TTT_ALIGN,
+        *rows,
+        "",
+        *_ttt_machine_lines(all_records),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def render_k_sweep(result_dir: Path = TTT_RESULT_DIR) -> str | None:
+    """The K-sweep section, or None while none of its results but the base config's exists."""
+    sweep = k_sweep_configs()
+    results = {k: load_ttt_results(config, result_dir) for k, config in sweep.items()}
+    if not any(records for k, records in results.items() if sweep[k]["name"] != K_SWEEP_BASE):
+        return None
+    all_records = [r for records in results.values() for r in records]
+    lines = [
+        K_SWEEP_HEADING,
+        "",
+        *_paragraph(
+            "GC-TTT (GC-BC agent, GCIVL critic, N = 100, batch 256, lr 3e-4, 10 episodes per task) adapting every K "
+            f"steps: the config `{K_SWEEP_BASE}` (K = 100) and its copies "
+            "`gcbc-gc-ttt-gcivl-k{K}-pointmaze-medium-navigate`, which differ only in `ttt.every`. Every K uses the "
+            "same tasks and reset seeds, and the no-TTT column is the same agent evaluated again in each run; OGBench "
+            "draws the start and goal noise from the unseeded global `np.random`, so it varies between runs by that "
+            "noise alone. The paper's Figure 2 (middle) uses GC-IQL on the play datasets. "
+            "`benchmarks/plot_k_sweep.py` draws docs/images/gc_ttt_success_vs_k.png from these results."
+        ),
+        "",
+        "```bash",
+        "for seed in 0 1 2; do for k in 1000 500 200 100 50 25; do",
+        "  n=gcbc-gc-ttt-gcivl-k$k-pointmaze-medium-navigate",
+        "  [ $k = 100 ] && n=gcbc-gc-ttt-gcivl-pointmaze-medium-navigate",
+        "  [ -f benchmarks/results/ttt/$n-s$seed.json ] && continue",
+        "  .venv/bin/python benchmarks/run_ttt.py --seed $seed --config benchmarks/configs/ttt/$n.json",
+        "done; done",
+        ".venv/bin/python benchmarks/plot_k_sweep.py && .venv/bin/python benchmarks/summarize.py",
+        "```",
+        "",
+        "| K | config | " + _TTT_COLUMNS,
+        "|---:|---|" + _TTT_ALIGN,
+    ]
+    for k, config in sweep.items():
+        lines.append(f"| {k} | `{config['name']}` | " + " | ".join(_ttt_cells(results[k])) + " |")
+    lines += ["", *_ttt_machine_lines(all_records)]
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# docs/BENCHMARKS.md
+
+
+def write_section(section: str, doc: Path = DOC, heading: str = SECTION_HEADING) -> None:
+    """Replace (or append) the section under ``heading`` in ``doc``, keeping every other section."""
     text = doc.read_text() if doc.exists() else "# Benchmarks\n\nMeasured tables, each with its config and command.\n"
-    start = text.find(SECTION_HEADING)
+    start = text.find(heading)
     if start == -1:
         text = text.rstrip("\n") + "\n\n" + section
     else:
-        end = text.find("\n## ", start + len(SECTION_HEADING))
+        end = text.find("\n## ", start + len(heading))
         text = text[:start] + section + ("\n" + text[end + 1 :] if end != -1 else "")
     doc.write_text(text)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--print", action="store_true", help="print the section instead of writing it")
+    parser.add_argument("--print", action="store_true", help="print the sections instead of writing them")
+    parser.add_argument("--doc", type=Path, default=DOC, help="the Markdown file to rewrite (default: %(default)s)")
+    parser.add_argument("--ttt-results-dir", type=Path, default=TTT_RESULT_DIR, help="benchmarks/run_ttt.py results")
     args = parser.parse_args(argv)
-    section = render()
-    if args.print:
-        print(section)
-    else:
-        write_section(section)
-        print(f"wrote the section {SECTION_HEADING!r} of {DOC}")
+    renderers: list[tuple[str, Callable[[], str | None]]] = [
+        (SECTION_HEADING, render),
+        (ABLATION_HEADING, lambda: render_ablation(args.ttt_results_dir)),
+        (K_SWEEP_HEADING, lambda: render_k_sweep(args.ttt_results_dir)),
+    ]
+    for heading, renderer in renderers:
+        section = renderer()
+        if section is None:
+            print(f"no results yet for {heading!r}: section left out")
+        elif args.print:
+            print(section)
+        else:
+            write_section(section, args.doc, heading)
+            print(f"wrote the section {heading!r} of {args.doc}")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """OGBench's evaluation protocol for goal-conditioned policies: five fixed tasks, deterministic actions, success.
 
-For each task ``k`` the env is reset with ``options=dict(task_id=k)`` (OGBench perturbs the start and goal slightly),
+For each task ``k`` the env is reset with ``options=dict(task_id=k)`` (OGBench perturbs the start and goal slightly;
+:func:`seeded_reset` makes that noise a function of the episode seed),
 the policy acts until the episode ends (1000 steps in pointmaze / antmaze, or earlier on success), and the episode
 counts as a success when ``info["success"]`` holds at its last step. The policy sees
 ``GoalObservation(env, full_goal=True)`` dicts, the observation and the full goal observation (``info["goal"]``),
@@ -68,6 +69,24 @@ def make_goal_env(env_name: str, **env_kwargs: Any) -> gym.Env:
     return ogbench.make_env_and_datasets(env_name, env_only=True, **env_kwargs)
 
 
+def seeded_reset(env: gym.Env, seed: int, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
+    """``env.reset(seed=seed, **kwargs)`` that gives the same episode for the same seed, even on OGBench mazes.
+
+    OGBench's maze envs (ogbench 1.2) draw the start and goal noise from numpy's global generator and their settling
+    steps from an unseeded ``action_space.sample()``, so ``reset(seed=...)`` alone does not fix the episode. Here both
+    are seeded from ``seed`` for the reset only: the global numpy state is restored afterwards, so callers that use
+    ``np.random`` are not affected.
+    """
+    # The legacy global generator is what OGBench reads, so it is the one to seed here.
+    saved = np.random.get_state()  # noqa: NPY002
+    np.random.seed(seed % 2**32)  # noqa: NPY002
+    env.unwrapped.action_space.seed(seed)
+    try:
+        return env.reset(seed=seed, **kwargs)
+    finally:
+        np.random.set_state(saved)  # noqa: NPY002
+
+
 def evaluate_goal_policy(
     model: SupportsPredict,
     env_name: str,
@@ -111,7 +130,7 @@ def evaluate_goal_policy(
     with tqdm(total=len(tasks) * episodes_per_task, disable=not progress_bar, desc=env_name) as bar:
         for row, task in enumerate(tasks):
             for episode in range(episodes_per_task):
-                obs, info = env.reset(seed=seed + row * episodes_per_task + episode, options=dict(task_id=task))
+                obs, info = seeded_reset(env, seed + row * episodes_per_task + episode, options=dict(task_id=task))
                 state, episode_start = None, np.ones((1,), dtype=bool)
                 done, steps, success = False, 0, False
                 while not done:

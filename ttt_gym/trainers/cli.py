@@ -49,6 +49,9 @@ def add_train_commands(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--epochs", type=int, default=50, help="BC epochs (DAgger: of the first round)")
     parser.add_argument("--chunk-len", type=int, default=None, help="train on chunks of this many steps")
     parser.add_argument("--max-episode-steps", type=int, default=None, help="override the env's time limit")
+    parser.add_argument(
+        "--n-envs", type=int, default=8, help="episodes run in lockstep (batched predict) in rollouts and evaluation"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", default=None, help="actor file (default runs/train/ENV-POLICY-TRAINER-sSEED.pt)")
     parser.add_argument("--eval-episodes", type=int, default=20)
@@ -75,7 +78,12 @@ def _cmd_train_memory(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     if args.trainer == "bc":
         demos = collect_demonstrations(
-            args.env_id, min_episodes=1, min_timesteps=args.timesteps, seed=args.seed, env_kwargs=env_kwargs
+            args.env_id,
+            min_episodes=1,
+            min_timesteps=args.timesteps,
+            seed=args.seed,
+            env_kwargs=env_kwargs,
+            n_envs=args.n_envs,
         )
         actor = train_bc(
             args.env_id,
@@ -96,6 +104,7 @@ def _cmd_train_memory(args: argparse.Namespace) -> int:
             args.timesteps,
             seed=args.seed,
             n_demo_episodes=args.demo_episodes,
+            n_envs=args.n_envs,
             n_epochs=args.epochs,
             chunk_len=args.chunk_len,
             actor_kwargs=actor_kwargs,
@@ -109,7 +118,12 @@ def _cmd_train_memory(args: argparse.Namespace) -> int:
     if args.eval_episodes > 0:
         # Training episodes draw their env seeds from a seeded generator; evaluation uses its own fixed range.
         result = evaluate_success(
-            actor, args.env_id, args.eval_episodes, seed=10_000 + args.seed, env_kwargs=env_kwargs
+            actor,
+            args.env_id,
+            args.eval_episodes,
+            seed=10_000 + args.seed,
+            env_kwargs=env_kwargs,
+            n_envs=args.n_envs,
         )
         print(f"{args.env_id} {args.policy} ({args.trainer}): {result}")
     return 0

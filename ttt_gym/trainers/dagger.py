@@ -50,6 +50,7 @@ def train_dagger(
     lr: float = 1e-3,
     max_grad_norm: float | None = 1.0,
     deterministic_rollouts: bool = False,
+    n_envs: int = 1,
     actor_kwargs: dict[str, Any] | None = None,
     env_kwargs: dict[str, Any] | None = None,
     checkpoint_dir: str | Path | None = None,
@@ -78,6 +79,8 @@ def train_dagger(
         n_epochs_per_round: epochs over the aggregated data after each round.
         chunk_len, batch_size, lr, max_grad_norm: as in :func:`~ttt_gym.trainers.train_bc`.
         deterministic_rollouts: the learner acts by its mode in the rollouts (default: seeded samples).
+        n_envs: episodes run in lockstep in the demonstrations and in every round (batched ``predict``; much faster
+            for sequence actors). A round then collects whole batches, so it may exceed its minimums.
         actor_kwargs: the actor's config fields.
         env_kwargs: keyword arguments for ``gym.make`` (e.g. ``max_episode_steps``).
         checkpoint_dir: when set, ``round_{r:03d}.pt`` is written there after every round (``load_actor`` reads it).
@@ -136,7 +139,7 @@ def train_dagger(
             actor.save(checkpoints / f"round_{round_num:03d}.pt")
 
     dataset = collect_demonstrations(
-        env_id, expert, min_episodes=n_demo_episodes, seed=demo_seed, env_kwargs=env_kwargs
+        env_id, expert, min_episodes=n_demo_episodes, seed=demo_seed, env_kwargs=env_kwargs, n_envs=n_envs
     )
     batches = fit(dataset, n_epochs, 0)
     finish_round(0, 1.0, dataset, 0)
@@ -156,6 +159,7 @@ def train_dagger(
                 seed=rollout_seed + round_num,
                 deterministic_learner=deterministic_rollouts,
                 env_kwargs=env_kwargs,
+                n_envs=n_envs,
             )
             steps = sum(len(t.acts) for t in new)
             collected += steps

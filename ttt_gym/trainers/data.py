@@ -51,6 +51,7 @@ def collect_rollouts(
     seed: int = 0,
     deterministic_learner: bool = False,
     env_kwargs: dict[str, Any] | None = None,
+    n_envs: int = 1,
     progress_bar: bool = False,
 ) -> list[TrajectoryWithRew]:
     """Run whole episodes until both minimums are met; label every step with the expert's action.
@@ -70,6 +71,9 @@ def collect_rollouts(
         seed: seeds the episode seeds and the mixture coin.
         deterministic_learner: learner's mode instead of a sample (the sample is seeded by the actor's config).
         env_kwargs: keyword arguments for ``gym.make``.
+        n_envs: episodes run in lockstep, with one batched ``predict`` per step for the learner and one for the
+            expert (many times faster for a sequence actor). Whole batches run until the minimums are met, so up to
+            ``n_envs - 1`` extra episodes may come back. ``n_envs=1`` is one episode at a time.
         progress_bar: show a tqdm bar over steps.
 
     Returns:
@@ -83,24 +87,27 @@ def collect_rollouts(
         raise ValueError("collect_rollouts needs a learner when beta < 1 (it executes the learner's actions).")
     if min_episodes < 1 and min_timesteps < 1:
         raise ValueError("Ask for at least one episode or one timestep.")
+    if n_envs < 1:
+        raise ValueError(f"n_envs must be at least 1, got {n_envs}.")
     rng = np.random.default_rng(seed)
-    env = PrivilegedObservation(gym.make(env_id, **(env_kwargs or {})))
+    envs = [PrivilegedObservation(gym.make(env_id, **(env_kwargs or {}))) for _ in range(n_envs)]
     trajectories: list[TrajectoryWithRew] = []
     total_steps = 0
     bar = tqdm(total=min_timesteps or None, desc=f"rollouts beta={beta:.2f}", disable=not progress_bar, leave=False)
     while len(trajectories) < min_episodes or total_steps < min_timesteps:
-        episode = _run_episode(
-            env, expert, learner, beta=beta, rng=rng, deterministic_learner=deterministic_learner, bar=bar
+        episodes = _run_episodes(
+            envs, expert, learner, beta=beta, rng=rng, deterministic_learner=deterministic_learner, bar=bar
         )
-        trajectories.append(episode)
-        total_steps += len(episode.acts)
+        trajectories.extend(episodes)
+        total_steps += sum(len(episode.acts) for episode in episodes)
     bar.close()
-    env.close()
+    for env in envs:
+        env.close()
     return trajectories
 
 
-def _run_episode(
-    env: PrivilegedObservation,
+def _run_episodes(
+    envs: list[PrivilegedObservation],
     expert: _Predictor,
     learner: Any,
     *,
@@ -108,43 +115,60 @@ def _run_episode(
     rng: np.random.Generator,
     deterministic_learner: bool,
     bar: Any,
-) -> TrajectoryWithRew:
-    obs, info = env.reset(seed=int(rng.integers(2**31 - 1)))
-    observations, labels, rewards, infos = [obs["obs"]], [], [], []
-    state, episode_start = None, np.ones((1,), dtype=bool)
-    done = terminated = False
-    while not done:
-        expert_action, _ = expert.predict(obs, deterministic=True)
-        use_expert = bool(rng.random() < beta)
+) -> list[TrajectoryWithRew]:
+    """One episode per env, in lockstep; a finished env stops being stepped and its batch row is ignored."""
+    n = len(envs)
+    current = [env.reset(seed=int(rng.integers(2**31 - 1)))[0] for env in envs]
+    observations: list[list[np.ndarray]] = [[obs["obs"]] for obs in current]
+    labels: list[list[np.ndarray]] = [[] for _ in envs]
+    rewards: list[list[float]] = [[] for _ in envs]
+    infos: list[list[dict[str, Any]]] = [[] for _ in envs]
+    terminal = np.zeros(n, dtype=bool)
+    active = np.ones(n, dtype=bool)
+    state, episode_start = None, np.ones(n, dtype=bool)
+    while active.any():
+        batch = {key: np.stack([obs[key] for obs in current]) for key in current[0]}
+        expert_actions, _ = expert.predict(batch, deterministic=True)
+        rows = np.flatnonzero(active)
+        use_expert = np.ones(n, dtype=bool)
+        use_expert[rows] = rng.random(rows.size) < beta
         if learner is not None:
-            learner_action, state = learner.predict(
-                obs["obs"], state=state, episode_start=episode_start, deterministic=deterministic_learner
+            learner_actions, state = learner.predict(
+                batch["obs"], state=state, episode_start=episode_start, deterministic=deterministic_learner
             )
-            executed = expert_action if use_expert else learner_action
-            state = learner.record_actions(state, np.asarray(executed))
+            executed = np.where(
+                use_expert.reshape(-1, *([1] * (np.ndim(expert_actions) - 1))), expert_actions, learner_actions
+            )
+            state = learner.record_actions(state, executed)
         else:
-            executed = expert_action
-        obs, reward, terminated, truncated, info = env.step(executed)
-        episode_start = np.zeros((1,), dtype=bool)
-        observations.append(obs["obs"])
-        labels.append(np.asarray(expert_action))
-        rewards.append(float(reward))
-        infos.append(
-            {
-                "executed_action": np.asarray(executed),
-                "expert_executed": use_expert or learner is None,
-                "success": bool(info.get("success", False)),
-            }
+            executed = expert_actions
+        episode_start = np.zeros(n, dtype=bool)
+        for row in rows:
+            obs, reward, terminated, truncated, info = envs[row].step(executed[row])
+            current[row] = obs
+            observations[row].append(obs["obs"])
+            labels[row].append(np.asarray(expert_actions[row]))
+            rewards[row].append(float(reward))
+            infos[row].append(
+                {
+                    "executed_action": np.asarray(executed[row]),
+                    "expert_executed": bool(use_expert[row]) or learner is None,
+                    "success": bool(info.get("success", False)),
+                }
+            )
+            terminal[row] = terminated
+            active[row] = not (terminated or truncated)
+        bar.update(rows.size)
+    return [
+        TrajectoryWithRew(
+            obs=np.asarray(observations[row]),
+            acts=np.asarray(labels[row]),
+            infos=np.asarray(infos[row], dtype=object),
+            terminal=bool(terminal[row]),
+            rews=np.asarray(rewards[row], dtype=np.float32),
         )
-        done = terminated or truncated
-        bar.update(1)
-    return TrajectoryWithRew(
-        obs=np.asarray(observations),
-        acts=np.asarray(labels),
-        infos=np.asarray(infos, dtype=object),
-        terminal=bool(terminated),
-        rews=np.asarray(rewards, dtype=np.float32),
-    )
+        for row in range(n)
+    ]
 
 
 def collect_demonstrations(
@@ -155,11 +179,12 @@ def collect_demonstrations(
     min_timesteps: int = 0,
     seed: int = 0,
     env_kwargs: dict[str, Any] | None = None,
+    n_envs: int = 1,
     progress_bar: bool = False,
 ) -> list[TrajectoryWithRew]:
     """Expert demonstrations on the partial observation: :func:`collect_rollouts` with ``beta=1``.
 
-    ``expert`` defaults to ``ttt_gym.experts.make_expert(env_id)``.
+    ``expert`` defaults to ``ttt_gym.experts.make_expert(env_id)``; ``n_envs`` runs that many episodes in lockstep.
     """
     if expert is None:
         from ttt_envs.experts import make_expert
@@ -174,6 +199,7 @@ def collect_demonstrations(
         min_timesteps=min_timesteps,
         seed=seed,
         env_kwargs=env_kwargs,
+        n_envs=n_envs,
         progress_bar=progress_bar,
     )
 
