@@ -164,3 +164,21 @@ def test_gradient_stopping_saves_inference_flops(name: str) -> None:
         return counter.get_total_flops()
 
     assert flops_of_a_chunk(1e12) < flops_of_a_chunk(0.0)
+
+
+def test_ttt_e2e_inner_clip_bounds_every_update_and_keeps_off_distribution_episodes_finite() -> None:
+    """The inner SGD step of each env is at most inner_lr * inner_max_grad_norm; wild inputs never give NaN actions."""
+    clipped = make_tiny("ttt_e2e", inner_lr=1.0, inner_max_grad_norm=0.1, learn_inner_lr=False)
+    state = run_steps(clipped, 4)  # one chunk of 4: the fast weights are still the initial ones
+    before = fast_weights(state)
+    observations = np.random.default_rng(1).uniform(-50, 50, size=(64, 2, 3)).astype(np.float32)
+    for t in range(64):
+        actions, state = clipped.predict(observations[t], state)
+        if t == 0:  # the first step of chunk 2 made exactly one update, from `before`
+            after = fast_weights(state)
+            step = torch.sqrt(sum((after[k] - before[k]).pow(2).flatten(1).sum(1) for k in before))
+            assert float(step.max()) <= 0.1 * 1.0 + 1e-5
+    assert all(torch.isfinite(v).all() for v in fast_weights(state).values())
+    assert all(clipped.action_space.contains(np.asarray(a)) for a in actions)
+    with pytest.raises(ValueError, match="inner_max_grad_norm"):
+        TTTE2EActor(OBSERVATION_SPACE, spaces.Discrete(2), inner_max_grad_norm=0.0)

@@ -266,3 +266,21 @@ def test_lockstep_evaluation_equals_one_at_a_time() -> None:
     np.testing.assert_array_equal(one.successes, batched.successes)
     with pytest.raises(ValueError, match="n_envs=1"):
         evaluate_success("random", CARTPOLE, 2, n_envs=2)
+
+
+def test_demonstrator_demonstrations_and_its_dagger_misuse() -> None:
+    """A human-like demonstrator (partial observation, own memory) records demos; it cannot label a mixture."""
+    from ttt_envs.experts import make_demonstrator
+
+    env_id = "ttt_gym/MysteryPath-v0"
+    demos = collect_demonstrations(env_id, make_demonstrator(env_id, rng=0), min_episodes=6, seed=0, n_envs=3)
+    assert len(demos) == 6
+    assert np.mean([bool(t.infos[-1]["success"]) for t in demos]) > 0.5  # it finds the hidden path most times
+    for t in demos:
+        np.testing.assert_array_equal(executed_actions(t), t.acts)
+    with pytest.raises(ValueError, match="privileged expert"):
+        collect_rollouts(env_id, make_demonstrator(env_id, rng=0), _gru_for(env_id), beta=0.5, seed=0)
+
+
+def _gru_for(env_id: str) -> GRUActor:
+    return build_actor("gru", env_id, seed=0, actor_kwargs=TINY_GRU)  # type: ignore[return-value]

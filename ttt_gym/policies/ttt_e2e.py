@@ -64,6 +64,9 @@ class TTTE2EActorConfig(ActorConfig):
         learn_inner_lr: meta-learn the (log) inner step sizes.
         aux_loss_weight: weight of the embedding MSE in the outer loss (the blog's 0.01).
         first_order: drop the second-order terms (inner gradients treated as constants in the outer backward).
+        inner_max_grad_norm: clip each env's inner gradient (all fast tensors together) to this norm before the SGD
+            step (None: no clipping). Without it the fast weights of an off-distribution episode (a learner's own
+            DAgger rollout, say) can grow without bound within a few chunks and the actions become NaN.
         grad_stop_threshold: skip a chunk's update when the inner gradient norm is below this (0 = never skip).
         grad_stop_rule: ``"absolute"`` or ``"relative"`` (threshold times the running mean norm of the episode).
     """
@@ -78,6 +81,7 @@ class TTTE2EActorConfig(ActorConfig):
     learn_inner_lr: bool = True
     aux_loss_weight: float = 0.01
     first_order: bool = False
+    inner_max_grad_norm: float | None = 1.0
     grad_stop_threshold: float = 0.0
     grad_stop_rule: str = "absolute"
 
@@ -91,6 +95,10 @@ class TTTE2EActorConfig(ActorConfig):
             raise ValueError(f"context must be None (the current chunk) or >= 1, got {self.context}.")
         if self.inner_lr <= 0 or self.aux_loss_weight < 0:
             raise ValueError("inner_lr must be positive and aux_loss_weight non-negative.")
+        if self.inner_max_grad_norm is not None and not self.inner_max_grad_norm > 0:
+            raise ValueError(
+                f"inner_max_grad_norm must be positive or None (no clipping), got {self.inner_max_grad_norm}."
+            )
 
 
 @register_actor
@@ -209,6 +217,12 @@ class TTTE2EActor(SequenceActor):
                     create_graph=differentiable and not self.config.first_order,
                     retain_graph=differentiable,
                 )
+            if self.config.inner_max_grad_norm is not None:
+                # Per-env clip over all fast tensors; the factor is a constant of the outer backward, as in
+                # torch.nn.utils.clip_grad_norm_.
+                norms = torch.stack([g.detach().pow(2).flatten(1).sum(1) for g in grads]).sum(0).sqrt()
+                factor = (self.config.inner_max_grad_norm / (norms + 1e-6)).clamp(max=1.0)
+                grads = tuple(g * factor.view(-1, *(1,) * (g.dim() - 1)) for g in grads)
             lrs = self.log_inner_lr.exp()
             new_fast = {}
             for i, (name, grad) in enumerate(zip(leaves, grads, strict=True)):

@@ -63,7 +63,9 @@ def collect_rollouts(
 
     Args:
         env_id: a registered id of the memory suite (its envs put the privileged state in ``info["state"]``).
-        expert: an SB3 policy acting on the ``PrivilegedObservation`` dict (``ttt_gym.experts.make_expert``).
+        expert: an SB3 policy acting on the ``PrivilegedObservation`` dict (``ttt_gym.experts.make_expert``), or,
+            with ``beta=1`` only, a demonstrator acting on the partial observation with its own recurrent ``state``
+            (``ttt_gym.experts.make_demonstrator``).
         learner: a :class:`~ttt_gym.policies.SequenceActor`; None only with ``beta=1`` (pure demonstrations).
         beta: probability of executing the expert's action at each step.
         min_episodes: collect at least this many episodes...
@@ -89,6 +91,12 @@ def collect_rollouts(
         raise ValueError("Ask for at least one episode or one timestep.")
     if n_envs < 1:
         raise ValueError(f"n_envs must be at least 1, got {n_envs}.")
+    if not _is_privileged(expert) and beta < 1.0:
+        raise ValueError(
+            f"{type(expert).__name__} acts on the partial observation with its own memory, which assumes its own "
+            "actions were executed: it can record demonstrations (beta=1) but cannot label a DAgger mixture. Use "
+            "the privileged expert (ttt_gym.experts.make_expert) for DAgger."
+        )
     rng = np.random.default_rng(seed)
     envs = [PrivilegedObservation(gym.make(env_id, **(env_kwargs or {}))) for _ in range(n_envs)]
     trajectories: list[TrajectoryWithRew] = []
@@ -125,10 +133,16 @@ def _run_episodes(
     infos: list[list[dict[str, Any]]] = [[] for _ in envs]
     terminal = np.zeros(n, dtype=bool)
     active = np.ones(n, dtype=bool)
-    state, episode_start = None, np.ones(n, dtype=bool)
+    state, expert_state, episode_start = None, None, np.ones(n, dtype=bool)
+    privileged = _is_privileged(expert)
     while active.any():
         batch = {key: np.stack([obs[key] for obs in current]) for key in current[0]}
-        expert_actions, _ = expert.predict(batch, deterministic=True)
+        if privileged:
+            expert_actions, _ = expert.predict(batch, deterministic=True)
+        else:  # a demonstrator: the partial observation, its own memory
+            expert_actions, expert_state = expert.predict(
+                batch["obs"], state=expert_state, episode_start=episode_start, deterministic=True
+            )
         rows = np.flatnonzero(active)
         use_expert = np.ones(n, dtype=bool)
         use_expert[rows] = rng.random(rows.size) < beta
@@ -171,6 +185,12 @@ def _run_episodes(
     ]
 
 
+def _is_privileged(expert: Any) -> bool:
+    """Whether ``expert`` reads the ``PrivilegedObservation`` dict (else: the partial observation, with memory)."""
+    space = getattr(expert, "observation_space", None)
+    return space is None or (isinstance(space, gym.spaces.Dict) and set(space.spaces) == {"obs", "state"})
+
+
 def collect_demonstrations(
     env_id: str,
     expert: _Predictor | None = None,
@@ -184,7 +204,9 @@ def collect_demonstrations(
 ) -> list[TrajectoryWithRew]:
     """Expert demonstrations on the partial observation: :func:`collect_rollouts` with ``beta=1``.
 
-    ``expert`` defaults to ``ttt_gym.experts.make_expert(env_id)``; ``n_envs`` runs that many episodes in lockstep.
+    ``expert`` defaults to the privileged ``ttt_gym.experts.make_expert(env_id)``; a human-like demonstrator
+    (``ttt_gym.experts.make_demonstrator(env_id, rng=seed)``, which sees only the partial observation and keeps its
+    own memory) records the demonstrations the blog trains on. ``n_envs`` runs that many episodes in lockstep.
     """
     if expert is None:
         from ttt_envs.experts import make_expert

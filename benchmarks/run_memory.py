@@ -1,0 +1,195 @@
+"""Train memory actors by BC (on expert or demonstrator episodes) or DAgger, evaluate them, write one JSON per run.
+
+One config per env (``benchmarks/configs/memory/*.json``) fixes the trainer budget and lists the actors to compare;
+one run is one (actor, seed) cell of the memory tables in ``docs/BENCHMARKS.md``::
+
+    .venv/bin/python benchmarks/run_memory.py --config benchmarks/configs/memory/mystery-path.json \\
+        --policies transformer ttt-e2e --seeds 0 1 2
+
+Runs go one after another in this process (one torch thread, as the config says). A run whose result
+``benchmarks/results/memory/{config}-{policy}-s{seed}.json`` exists is skipped, so the same command resumes an
+interrupted queue. The trained actor is saved to ``runs/memory/{config}-{policy}-s{seed}.pt`` (not committed) so that
+the gradient-stopping sweep (``python -m ttt_gym.policies.grad_stop``) can reuse it.
+
+Evaluation: ``ttt_gym.evaluation.evaluate_success`` with deterministic actions on ``eval.episodes`` episodes reset with
+seeds ``10_000 + 1000 * seed + i`` (never used in training, whose episodes draw seeds from the run's seed sequence).
+The final actor is evaluated (not the best checkpoint, which the blog reports).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from run_agent import git_commit, machine_info
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+RESULT_DIR = REPO_ROOT / "benchmarks" / "results" / "memory"
+ACTOR_DIR = REPO_ROOT / "runs" / "memory"
+REQUIRED_KEYS = ("name", "env_id", "trainer", "trainer_kwargs", "policies", "eval", "torch_threads")
+
+
+def load_config(path: Path) -> dict[str, Any]:
+    """Read and check a memory benchmark config."""
+    from ttt_gym.trainers.cli import POLICY_CHOICES
+
+    with open(path) as f:
+        config = json.load(f)
+    missing = [key for key in REQUIRED_KEYS if key not in config]
+    if missing:
+        raise ValueError(f"{path}: missing key(s) {missing}; a memory benchmark config needs {list(REQUIRED_KEYS)}.")
+    if path.stem != config["name"]:
+        raise ValueError(f"{path}: the file name must be the config's name ({config['name']!r}.json).")
+    if config["trainer"] not in ("bc", "dagger"):
+        raise ValueError(f"{path}: trainer must be 'bc' or 'dagger', got {config['trainer']!r}.")
+    if config.get("demonstrations", "expert") not in ("expert", "demonstrator"):
+        raise ValueError(f"{path}: demonstrations must be 'expert' or 'demonstrator' (BC only).")
+    unknown = sorted(set(config["policies"]) - set(POLICY_CHOICES))
+    if unknown:
+        raise ValueError(f"{path}: unknown policies {unknown}; choose from {sorted(POLICY_CHOICES)}.")
+    return config
+
+
+def run(config: dict[str, Any], policy: str, seed: int, *, eval_episodes: int) -> dict[str, Any]:
+    """Train one actor with the config's trainer, save it, evaluate it; return the result record."""
+    import numpy as np
+    import torch
+    from stable_baselines3.common.logger import configure
+
+    from ttt_gym.evaluation import evaluate_success
+    from ttt_gym.trainers import collect_demonstrations, train_bc, train_dagger
+    from ttt_gym.trainers.cli import POLICY_CHOICES
+
+    torch.set_num_threads(int(config["torch_threads"]))
+    actor_name, actor_kwargs = POLICY_CHOICES[policy]
+    actor_kwargs = {**actor_kwargs, **config["policies"][policy]}
+    env_id, env_kwargs = config["env_id"], config.get("env_kwargs", {})
+    run_name = f"{config['name']}-{policy}-s{seed}"
+    log_dir = REPO_ROOT / "runs" / "memory" / "logs" / run_name
+    logger = configure(str(log_dir), ["csv"])
+    started, load_start = dt.datetime.now(dt.timezone.utc), os.getloadavg()
+
+    tic = time.perf_counter()
+    kwargs = dict(config["trainer_kwargs"])
+    if config["trainer"] == "dagger":
+        actor = train_dagger(
+            env_id,
+            actor_name,
+            seed=seed,
+            actor_kwargs=actor_kwargs,
+            env_kwargs=env_kwargs,
+            progress_bar=False,
+            logger=logger,
+            **kwargs,
+        )
+    else:
+        # BC on the human-like demonstrator's episodes (the blog's recipe) or on the privileged expert's.
+        from ttt_envs.experts import make_demonstrator, make_expert
+
+        source = config.get("demonstrations", "expert")
+        demonstrator = make_demonstrator(env_id, rng=seed) if source == "demonstrator" else make_expert(env_id)
+        demos = collect_demonstrations(
+            env_id,
+            demonstrator,
+            min_episodes=kwargs.pop("demo_episodes"),
+            seed=seed,
+            env_kwargs=env_kwargs,
+            n_envs=kwargs.pop("n_envs", 1),
+        )
+        actor = train_bc(
+            env_id,
+            actor_name,
+            demos,
+            seed=seed,
+            actor_kwargs=actor_kwargs,
+            env_kwargs=env_kwargs,
+            progress_bar=False,
+            logger=logger,
+            **kwargs,
+        )
+    train_seconds = time.perf_counter() - tic
+    ACTOR_DIR.mkdir(parents=True, exist_ok=True)
+    actor_path = ACTOR_DIR / f"{run_name}.pt"
+    actor.save(actor_path)
+
+    tic = time.perf_counter()
+    result = evaluate_success(
+        actor,
+        env_id,
+        eval_episodes,
+        seed=10_000 + 1000 * seed,
+        env_kwargs=env_kwargs,
+        n_envs=int(config["eval"].get("n_envs", 1)),
+    )
+    eval_seconds = time.perf_counter() - tic
+    print(f"[{run_name}] trained in {train_seconds:.0f} s; {result}", flush=True)
+    return {
+        "name": config["name"],
+        "policy": policy,
+        "seed": seed,
+        "env_id": env_id,
+        "config": {k: v for k, v in config.items() if k != "budget"},
+        "actor_path": str(actor_path.relative_to(REPO_ROOT)),
+        "parameters": int(sum(p.numel() for p in actor.parameters())),
+        "train_seconds": round(train_seconds, 1),
+        "success": result.success_rate,
+        "return_mean": result.mean_return,
+        "return_std": result.std_return,
+        "length_mean": float(np.mean(result.lengths)),
+        "episodes": len(result.successes),
+        "eval_seconds": round(eval_seconds, 1),
+        "eval_steps_per_second": round(result.steps_per_second, 1),
+        "machine": {
+            **machine_info(),
+            "load_average_start": [round(x, 2) for x in load_start],
+            "load_average_end": [round(x, 2) for x in os.getloadavg()],
+        },
+        "git_commit": git_commit(),
+        "started_utc": started.isoformat(timespec="seconds"),
+        "finished_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--config", type=Path, required=True, help="benchmarks/configs/memory/NAME.json")
+    parser.add_argument("--policies", nargs="+", help="subset of the config's policies (default: all, in order)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--eval-episodes", type=int, help="smoke test only: fewer episodes; needs --output-dir")
+    parser.add_argument("--output-dir", type=Path, help="where results go (default benchmarks/results/memory)")
+    args = parser.parse_args(argv)
+
+    config = load_config(args.config)
+    policies = args.policies or list(config["policies"])
+    unknown = [p for p in policies if p not in config["policies"]]
+    if unknown:
+        parser.error(f"{unknown} not in the config's policies {list(config['policies'])}")
+    if args.eval_episodes is not None and args.output_dir is None:
+        parser.error("--eval-episodes makes a smoke run: give --output-dir so no result is overwritten.")
+    output_dir = args.output_dir or RESULT_DIR
+    episodes = args.eval_episodes or int(config["eval"]["episodes"])
+    for seed in args.seeds:
+        for policy in policies:
+            output = output_dir / f"{config['name']}-{policy}-s{seed}.json"
+            if output.exists():
+                print(f"skip {output} (exists)", flush=True)
+                continue
+            record = run(config, policy, seed, eval_episodes=episodes)
+            record["smoke"] = args.eval_episodes is not None
+            output.parent.mkdir(parents=True, exist_ok=True)
+            partial = output.with_suffix(".json.partial")
+            partial.write_text(json.dumps(record, indent=2) + "\n")
+            partial.replace(output)  # atomic: a crashed run never leaves a result that looks finished
+            print(f"wrote {output}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
