@@ -1,23 +1,25 @@
 """Turn ``benchmarks/results/*.json`` into the "Offline agents" section of ``docs/BENCHMARKS.md``, and
-``benchmarks/results/ttt/*.json`` into the GC-TTT ablation and K-sweep sections.
+``benchmarks/results/ttt/*.json`` into the GC-TTT ablation, K-sweep and Table 1 (over seeds) sections.
 
     .venv/bin/python benchmarks/summarize.py            # rewrite the sections in docs/BENCHMARKS.md
     .venv/bin/python benchmarks/summarize.py --print    # print them instead
 
-Only the sections under ``SECTION_HEADING``, ``ABLATION_HEADING`` and ``K_SWEEP_HEADING`` are replaced (each up to
-the next ``## `` heading); the rest of the file is kept. The two GC-TTT sections are written only once at least one
-of their results exists (appended at the end of the file the first time). Smoke runs (``"smoke": true``) are
-ignored, and so are stale results (their config differs from the committed one but for its notes). Cells without
-results are shown as pending, never filled in.
+Only the sections under ``SECTION_HEADING``, ``ABLATION_HEADING``, ``K_SWEEP_HEADING`` and ``TABLE1_HEADING`` are
+replaced (each up to the next ``## `` heading); the rest of the file is kept. The GC-TTT sections are written only
+once at least one of their results exists (appended at the end of the file the first time). Smoke runs
+(``"smoke": true``) are ignored, and so are stale results (their config differs from the committed one but for its
+notes). Cells without results are shown as pending (or "not run"), never filled in.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import textwrap
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +45,43 @@ ABLATION_ROWS = (
     ("optimal only (GCIVL critic)", "gcbc-ablation-optimal-only-gcivl-pointmaze-medium-navigate"),
     ("both: GC-TTT (GCIVL critic)", K_SWEEP_BASE),
 )
+TABLE1_HEADING = "## GC-TTT: Table 1 rows over seeds (pointmaze-medium)"
+TABLE1_DATASETS = ("navigate", "stitch")
+"""Columns of the Table 1 section; the config of a row and dataset is ``{row.config}-pointmaze-medium-{dataset}``."""
+SEEDED_RESET_SINCE_UTC = dt.datetime(2026, 11, 22, 1, 30, tzinfo=dt.timezone.utc)
+"""GC-TTT runs started from this time on reset OGBench with ``ttt_gym.goal_evaluation.seeded_reset`` (commit
+ac7ac15); earlier runs drew the start and goal noise from the unseeded global ``np.random``."""
+
+
+@dataclass(frozen=True)
+class Table1Row:
+    """One row of the GC-TTT paper's Table 1 as measured here."""
+
+    label: str
+    config: str
+    """Config name without ``-pointmaze-medium-{dataset}``."""
+    with_ttt: bool
+    """False: the row is the agent without TTT, read from the ``success_without_ttt`` of the ``config`` runs."""
+    anchor: str = "-"
+    """Published success, navigate / stitch (copied, not measured)."""
+
+
+# Anchors: the GC-TTT paper's Table 1 and, for the rows without TTT, OGBENCH_PAPER as rates.
+TABLE1_ROWS = (
+    Table1Row("GC-BC", "gcbc-gc-ttt-gcivl", with_ttt=False, anchor="OGBench paper: 0.09 / 0.23"),
+    Table1Row(
+        "GC-BC + TTT (GCIVL critic)",
+        "gcbc-gc-ttt-gcivl",
+        with_ttt=True,
+        anchor="0.86 / 0.79; authors' code 0.81 / 0.96",
+    ),
+    Table1Row("GC-BC + TTT (critic-free)", "gcbc-critic-free", with_ttt=True),
+    Table1Row("GC-IQL", "gciql-gc-ttt", with_ttt=False, anchor="OGBench paper: 0.53 / 0.21"),
+    Table1Row("GC-IQL + TTT (own critic)", "gciql-gc-ttt", with_ttt=True, anchor="0.84 / 0.84"),
+    Table1Row("GC-IQL + TTT (critic-free)", "gciql-critic-free", with_ttt=True),
+)
+TABLE1_OTHER_BASELINE = {"GC-BC": "gcbc-critic-free", "GC-IQL": "gciql-critic-free"}
+"""The other TTT config of each agent, which measured the same agent without TTT a second time."""
 
 # OGBench paper (Park et al., 2024), success in % (mean ± std over 8 seeds), 1M steps, 512x512x512, batch 1024.
 OGBENCH_PAPER = {
@@ -82,9 +121,12 @@ def without_notes(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def load_configs() -> dict[tuple[str, str], dict[str, Any]]:
+    """The offline-agent configs ``benchmarks/configs/*.json`` by (dataset, agent); other configs are skipped."""
     configs = {}
     for path in sorted(CONFIG_DIR.glob("*.json")):
         config = json.loads(path.read_text())
+        if "agent" not in config or "env_name" not in config:
+            continue  # e.g. ttt_cost.json, a config of another benchmark
         configs[(config["env_name"], config["agent"])] = config
     return configs
 
@@ -429,6 +471,153 @@ def render_k_sweep(result_dir: Path = TTT_RESULT_DIR) -> str | None:
 
 
 # --------------------------------------------------------------------------------------------------------------------
+# GC-TTT Table 1 rows over seeds
+
+
+def _count(number: int, noun: str) -> str:
+    """``1 seed``, ``2 seeds``."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+def _seed_cell(records: list[dict[str, Any]], field: str) -> str:
+    """``mean ± std (s0 x, s1 y; n seeds)`` of a result field, or "not run" when no record has it."""
+    values = [(r["seed"], r[field]) for r in records if r.get(field) is not None]
+    if not values:
+        return "not run"
+    per_seed = ", ".join(f"s{seed} {value:.2f}" for seed, value in values)
+    return f"{_mean_std([value for _, value in values])} ({per_seed}; {_count(len(values), 'seed')})"
+
+
+def _table1_cost_cells(row: Table1Row, records: list[dict[str, Any]]) -> list[str]:
+    """Paired counts and adaptations (summed over seeds), s per 1000 steps and control Hz (mean over seeds)."""
+    evaluation = "ttt" if row.with_ttt else "no_ttt"
+    runs = [r[evaluation] for r in records if r.get(evaluation) is not None]
+    if not runs:
+        return ["0", "not run", "", "", ""]
+    if row.with_ttt:
+        wrapper = [r["wrapper_stats"] for r in records]
+        paired = _paired_counts(records)
+        adaptations = (
+            f"{sum(w['adaptations'] for w in wrapper)} / {sum(w['too_little_data'] for w in wrapper)} / "
+            f"{sum(w['adaptation_errors'] for w in wrapper)}"
+        )
+    else:
+        paired = adaptations = "-"
+    cost = np.mean([run["seconds_per_1000_steps"] for run in runs])
+    hz = np.mean([run["control_hz"] for run in runs])
+    return [str(len(runs)), paired, adaptations, f"{cost:.2f}", f"{hz:.0f}"]
+
+
+def _reset_lines(records: list[dict[str, Any]]) -> list[str]:
+    """How many runs drew OGBench's start/goal noise unseeded (before the seeded-reset fix) and how many did not."""
+
+    def describe(kind: list[dict[str, Any]]) -> str:
+        if not kind:
+            return "0 runs"
+        seeds = sorted({r["seed"] for r in kind})
+        commits = ", ".join(sorted({str(r.get("git_commit")) for r in kind}))
+        seed_list = f"{'seed' if len(seeds) == 1 else 'seeds'} {', '.join(map(str, seeds))}"
+        return f"{_count(len(kind), 'run')} ({seed_list}; commits {commits})"
+
+    seeded = [r for r in records if dt.datetime.fromisoformat(r["started_utc"]) >= SEEDED_RESET_SINCE_UTC]
+    unseeded = [r for r in records if r not in seeded]
+    cutoff = SEEDED_RESET_SINCE_UTC.strftime("%Y-%m-%dT%H:%M")
+    return _paragraph(
+        f"Resets: {describe(unseeded)} started before {cutoff} UTC, when OGBench drew the start and goal noise from "
+        "the unseeded global `np.random` (the with- and without-TTT evaluations of a run saw the same tasks and reset "
+        f"seeds, but not the same starts and goals); {describe(seeded)} started later and reset with "
+        "`ttt_gym.goal_evaluation.seeded_reset` (commit ac7ac15), so both evaluations ran identical episodes. A result "
+        "records the commit checked out when the run finished, which can be one made while it ran."
+    )
+
+
+def render_table1(result_dir: Path = TTT_RESULT_DIR, config_dir: Path = TTT_CONFIG_DIR) -> str | None:
+    """The Table 1 section (success over seeds per row and dataset, then cost), or None while no result exists."""
+    results: dict[str, list[dict[str, Any]]] = {}
+    for config_prefix in {row.config for row in TABLE1_ROWS} | set(TABLE1_OTHER_BASELINE.values()):
+        for dataset in TABLE1_DATASETS:
+            name = f"{config_prefix}-pointmaze-medium-{dataset}"
+            config = load_ttt_config(name, config_dir)
+            results[name] = [] if config is None else load_ttt_results(config, result_dir)
+    all_records = [r for records in results.values() for r in records]
+    if not all_records:
+        return None
+
+    def records_of(config_prefix: str, dataset: str) -> list[dict[str, Any]]:
+        return results[f"{config_prefix}-pointmaze-medium-{dataset}"]
+
+    def field(row: Table1Row) -> str:
+        return "success" if row.with_ttt else "success_without_ttt"
+
+    names = sorted(results)
+    present = ", ".join(
+        f"{sum(any(r['seed'] == seed for r in results[n]) for n in names)} of {len(names)} configs for seed {seed}"
+        for seed in EXPECTED_SEEDS
+    )
+    episodes = value_range([r["ttt"]["episodes"] for r in all_records], "d")
+    lines = [
+        TABLE1_HEADING,
+        "",
+        *_paragraph(
+            "The GC-TTT paper's Table 1 rows (Bagatella et al.) on pointmaze-medium, over the seeds run so far: "
+            "the agents of the offline-agents section "
+            "(`runs/agents/{agent}-pointmaze-medium-{dataset}-s{seed}.pt`) wrapped in "
+            "`ttt_gym.wrapper.TestTimeTraining` with the configs "
+            "`benchmarks/configs/ttt/{row}-pointmaze-medium-{dataset}.json` (K = 100, N = 100, batch 256, lr "
+            f"3e-4; {episodes} episodes per run, 10 per task), evaluated with OGBench's protocol. Each cell is "
+            "the success rate, mean ± std over seeds (ddof = 0), with the per-seed values and the number of seeds. "
+            "The rows without TTT are the `success_without_ttt` of the TTT runs, which evaluate the agent "
+            "without TTT on the same tasks and reset seeds: GC-BC from the `gcbc-gc-ttt-gcivl` runs, GC-IQL from the "
+            "`gciql-gc-ttt` runs. Paper anchors (navigate / stitch) are copied, not measured, and come from "
+            "1M-step 512x512x512 agents. The paper has one TTT row per agent, which selects data with a critic: "
+            "it is shown next to our critic row. The rows without TTT show OGBench's published GCBC and GCIQL "
+            f"success (section above). Results present: {present}."
+        ),
+        "",
+        "```bash",
+        "for seed in 0 1 2; do for ds in navigate stitch; do",
+        "  for row in gcbc-critic-free gcbc-gc-ttt-gcivl gciql-gc-ttt gciql-critic-free; do",
+        "    n=$row-pointmaze-medium-$ds; [ -f benchmarks/results/ttt/$n-s$seed.json ] && continue",
+        "    .venv/bin/python benchmarks/run_ttt.py --seed $seed --config benchmarks/configs/ttt/$n.json",
+        "  done",
+        "done; done",
+        ".venv/bin/python benchmarks/summarize.py   # rewrites this section",
+        "```",
+        "",
+        "| row | " + " | ".join(TABLE1_DATASETS) + " | paper, navigate / stitch |",
+        "|---|" + "---:|" * len(TABLE1_DATASETS) + "---|",
+    ]
+    for row in TABLE1_ROWS:
+        cells = [_seed_cell(records_of(row.config, dataset), field(row)) for dataset in TABLE1_DATASETS]
+        lines.append(f"| {row.label} | " + " | ".join(cells) + f" | {row.anchor} |")
+    lines.append("")
+    for label, other in TABLE1_OTHER_BASELINE.items():
+        cells = [
+            f"{dataset} {_seed_cell(records_of(other, dataset), 'success_without_ttt')}" for dataset in TABLE1_DATASETS
+        ]
+        lines += _paragraph(
+            f"{label} without TTT as measured again by the `{other}` runs (not used above; with unseeded resets the "
+            f"start and goal noise differed between the two): {', '.join(cells)}."
+        )
+        lines.append("")
+    lines += [
+        "Cost and paired counts (TTT rows: the TTT evaluation; rows without TTT: the no-TTT evaluation of the same "
+        "runs):",
+        "",
+        "| row | dataset | seeds | paired: TTT-only / no-TTT-only successes (sum over seeds) "
+        "| adaptations / too little data / errors (sum over seeds) | s per 1000 steps (mean over seeds) "
+        "| control Hz (mean over seeds) |",
+        "|---|---|---:|---|---|---:|---:|",
+    ]
+    for row in TABLE1_ROWS:
+        for dataset in TABLE1_DATASETS:
+            cells = _table1_cost_cells(row, records_of(row.config, dataset))
+            lines.append(f"| {row.label} | {dataset} | " + " | ".join(cells) + " |")
+    lines += ["", *_reset_lines(all_records), "", *_ttt_machine_lines(all_records)]
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------------------------------------------------
 # docs/BENCHMARKS.md
 
 
@@ -454,6 +643,7 @@ def main(argv: list[str] | None = None) -> None:
         (SECTION_HEADING, render),
         (ABLATION_HEADING, lambda: render_ablation(args.ttt_results_dir)),
         (K_SWEEP_HEADING, lambda: render_k_sweep(args.ttt_results_dir)),
+        (TABLE1_HEADING, lambda: render_table1(args.ttt_results_dir)),
     ]
     for heading, renderer in renderers:
         section = renderer()

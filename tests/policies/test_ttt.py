@@ -182,3 +182,16 @@ def test_ttt_e2e_inner_clip_bounds_every_update_and_keeps_off_distribution_episo
     assert all(clipped.action_space.contains(np.asarray(a)) for a in actions)
     with pytest.raises(ValueError, match="inner_max_grad_norm"):
         TTTE2EActor(OBSERVATION_SPACE, spaces.Discrete(2), inner_max_grad_norm=0.0)
+
+
+def test_ttt_linear_pre_conv_keeps_its_inputs_in_the_state_and_can_be_disabled() -> None:
+    with_conv = make_tiny("ttt_linear", conv_kernel=3)
+    state = run_steps(with_conv, 5)
+    assert state["conv_buffer"].shape == (2, 2, 2, 16)  # envs, layers, kernel - 1, embed
+    _, fresh = with_conv.predict(np.zeros((2, 3), np.float32), state, episode_start=np.array([True, False]))
+    before = run_steps(with_conv, 5)["conv_buffer"]
+    assert not torch.equal(fresh["conv_buffer"][0, :, :-1], before[0, :, :-1])  # env 0 restarted from zeros
+    assert torch.count_nonzero(fresh["conv_buffer"][0, :, 0]) == 0
+    assert "conv_buffer" not in run_steps(make_tiny("ttt_linear", conv_kernel=0), 2)
+    with pytest.raises(ValueError, match="conv_kernel"):
+        TTTLinearActor(OBSERVATION_SPACE, spaces.Discrete(2), conv_kernel=-1)

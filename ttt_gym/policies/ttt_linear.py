@@ -180,16 +180,44 @@ class TTTLinear(nn.Module):
         return self.out(self.post_norm(y.reshape(x.shape))), new_fast, grad_norm, skip
 
 
+class CausalConv(nn.Module):
+    """Depthwise causal convolution over time (``kernel`` taps), initialised to the identity.
+
+    The short convolution ttt-lm puts before its TTT layers (``pre_conv`` / ``conv_kernel``): it hands each token its
+    few predecessors directly, so quantities such as a velocity from two positions need not go through the inner
+    model's memory. The step form keeps the last ``kernel - 1`` inputs per env.
+    """
+
+    def __init__(self, dim: int, kernel: int) -> None:
+        super().__init__()
+        self.kernel = kernel
+        weight = torch.zeros(dim, kernel)
+        weight[:, -1] = 1.0
+        self.weight = nn.Parameter(weight)
+        self.bias = nn.Parameter(torch.zeros(dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` ``[B, T, d]``, each row from the episode start."""
+        padded = F.pad(x.transpose(1, 2), (self.kernel - 1, 0))
+        return F.conv1d(padded, self.weight.unsqueeze(1), self.bias, groups=x.shape[-1]).transpose(1, 2)
+
+    def step(self, x: torch.Tensor, buffer: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One token per env ``x`` ``[B, d]`` with the previous inputs ``buffer`` ``[B, kernel - 1, d]``."""
+        window = torch.cat([buffer, x.unsqueeze(1)], dim=1)
+        return (window * self.weight.t()).sum(1) + self.bias, window[:, 1:]
+
+
 class TTTBlock(nn.Module):
-    """Pre-norm residual block: ``x + TTTLinear(LN(x))`` then a feed-forward block."""
+    """Pre-norm residual block: ``x + TTTLinear(conv(LN(x)))`` then a feed-forward block."""
 
     norm: nn.LayerNorm
     ttt: TTTLinear
     feed_forward: FeedForward
 
-    def __init__(self, dim: int, ff_dim: int, **ttt: Any) -> None:
+    def __init__(self, dim: int, ff_dim: int, conv_kernel: int = 0, **ttt: Any) -> None:
         super().__init__()
         self.norm = nn.LayerNorm(dim)
+        self.conv = CausalConv(dim, conv_kernel) if conv_kernel > 1 else None
         self.ttt = TTTLinear(dim, **ttt)
         self.feed_forward = FeedForward(dim, ff_dim)
 
@@ -206,6 +234,8 @@ class TTTLinearActorConfig(ActorConfig):
         inner_lr: base inner step size; the per-token step is ``inner_lr * sigmoid(gate(x)) / head_dim``.
         grad_stop_threshold: skip an inner update when the gradient norm is below this (0 = never skip).
         grad_stop_rule: ``"absolute"`` or ``"relative"`` (threshold times the running mean norm of the episode).
+        conv_kernel: taps of the causal depthwise convolution before each TTT layer (ttt-lm's ``pre_conv``);
+            0 or 1: none.
     """
 
     num_layers: int = 2
@@ -213,6 +243,7 @@ class TTTLinearActorConfig(ActorConfig):
     ff_mult: int = 4
     mini_batch_size: int = 16
     inner_lr: float = 1.0
+    conv_kernel: int = 4
     grad_stop_threshold: float = 0.0
     grad_stop_rule: str = "absolute"
 
@@ -222,6 +253,8 @@ class TTTLinearActorConfig(ActorConfig):
         _check_grad_stop(self.grad_stop_threshold, self.grad_stop_rule)
         if min(self.num_layers, self.ff_mult, self.mini_batch_size) < 1:
             raise ValueError("num_layers, ff_mult and mini_batch_size must be positive.")
+        if self.conv_kernel < 0:
+            raise ValueError(f"conv_kernel must be >= 0 (0 or 1: no convolution), got {self.conv_kernel}.")
         if self.inner_lr <= 0:
             raise ValueError(f"inner_lr must be positive, got {self.inner_lr}.")
 
@@ -234,7 +267,8 @@ class TTTLinearActor(SequenceActor):
     (current weights and those the mini-batch started from), ``fast_bias`` / ``fast_start_bias``
     ``[n_envs, layers, heads, head_dim]``, ``position`` ``[n_envs]``, ``grad_norm_sum`` ``[n_envs, layers]`` (for the
     relative rule), ``inner_updates`` / ``skipped_updates`` ``[n_envs]`` (counts of (token, layer) updates in this
-    episode) and ``previous_action``.
+    episode), ``conv_buffer`` ``[n_envs, layers, conv_kernel - 1, embed_dim]`` (the convolutions' last inputs, when
+    ``conv_kernel > 1``) and ``previous_action``.
     """
 
     config_class = TTTLinearActorConfig
@@ -253,7 +287,8 @@ class TTTLinearActor(SequenceActor):
         with self.seeded_init():
             self.embed = nn.Linear(self.input_dim, cfg.embed_dim)
             self.blocks = nn.ModuleList(
-                TTTBlock(cfg.embed_dim, cfg.ff_mult * cfg.embed_dim, **ttt) for _ in range(cfg.num_layers)
+                TTTBlock(cfg.embed_dim, cfg.ff_mult * cfg.embed_dim, conv_kernel=cfg.conv_kernel, **ttt)
+                for _ in range(cfg.num_layers)
             )
             self.final_norm = nn.LayerNorm(cfg.embed_dim)
             self.head = self.make_head(cfg.embed_dim)
@@ -268,7 +303,8 @@ class TTTLinearActor(SequenceActor):
         x = self.embed(inputs)
         norms, skips = [], []
         for block in self._typed_blocks:
-            y, layer_stats = block.ttt(block.norm(x), valid)
+            h = block.norm(x)
+            y, layer_stats = block.ttt(h if block.conv is None else block.conv(h), valid)
             x = block.feed_forward(x + y)
             norms.append(layer_stats["grad_norm"])
             skips.append(layer_stats["skipped"])
@@ -287,6 +323,9 @@ class TTTLinearActor(SequenceActor):
         state["grad_norm_sum"] = torch.zeros(n_envs, len(self.blocks), device=self.device, dtype=self.dtype)
         state["inner_updates"] = torch.zeros(n_envs, device=self.device, dtype=self.dtype)
         state["skipped_updates"] = torch.zeros(n_envs, device=self.device, dtype=self.dtype)
+        if self.config.conv_kernel > 1:
+            shape = (n_envs, len(self.blocks), self.config.conv_kernel - 1, self.config.embed_dim)
+            state["conv_buffer"] = torch.zeros(shape, device=self.device, dtype=self.dtype)
         return state
 
     def _reset_memory(self, state: State, reset: torch.Tensor) -> State:
@@ -301,9 +340,13 @@ class TTTLinearActor(SequenceActor):
         names = ("weight", "bias", "start_weight", "start_bias")
         new_fast: dict[str, list[torch.Tensor]] = {name: [] for name in names}
         norm_sums, n_skipped = [], torch.zeros_like(state["skipped_updates"])
+        buffers: dict[int, torch.Tensor] = {}
         for layer, block in enumerate(self._typed_blocks):
             fast = {name: state[f"fast_{name}"][:, layer] for name in names}
-            y, fast, grad_norm, skip = block.ttt.step(block.norm(x), fast, position, state["grad_norm_sum"][:, layer])
+            h = block.norm(x)
+            if block.conv is not None:
+                h, buffers[layer] = block.conv.step(h, state["conv_buffer"][:, layer])
+            y, fast, grad_norm, skip = block.ttt.step(h, fast, position, state["grad_norm_sum"][:, layer])
             x = block.feed_forward(x + y)
             for name in names:
                 new_fast[name].append(fast[name])
@@ -314,6 +357,8 @@ class TTTLinearActor(SequenceActor):
             if mini_batch_ended or not name.startswith("start_"):  # start weights change only between mini-batches
                 state[f"fast_{name}"] = torch.stack(new_fast[name], 1)
         state["grad_norm_sum"] = torch.stack(norm_sums, 1)
+        if buffers:
+            state["conv_buffer"] = torch.stack([buffers[i] for i in range(len(self.blocks))], 1)
         state["skipped_updates"] = state["skipped_updates"] + n_skipped
         state["inner_updates"] = state["inner_updates"] + len(self.blocks) - n_skipped
         state["position"] = position + 1
