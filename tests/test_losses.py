@@ -10,7 +10,7 @@ from stable_baselines3.common.policies import ActorCriticPolicy, MultiInputActor
 from stable_baselines3.sac.policies import SACPolicy
 from stable_baselines3.td3.policies import TD3Policy
 
-from ttt_gym.agents import GCBC, GCIQL, TensorBatch
+from ttt_gym.agents import GCBC, GCIQL, GCIVL, TensorBatch
 from ttt_gym.losses import (
     SQUASHED_ACTION_LIMIT,
     AgentActorLoss,
@@ -118,6 +118,45 @@ def test_agent_losses_are_the_agents_own():
     gcbc = GCBC((obs_space, action_space), hidden_dims=(16,))
     assert default_loss(gcbc.policy) is log_likelihood_loss
     torch.testing.assert_close(log_likelihood_loss(gcbc.policy, batch), gcbc.actor_loss(batch.transitions)[0])
+
+
+@pytest.mark.parametrize(
+    "make_agent",
+    [
+        lambda spaces_pair: GCBC(spaces_pair, hidden_dims=(16,)),
+        lambda spaces_pair: GCIVL(spaces_pair, hidden_dims=(16,)),
+        lambda spaces_pair: GCIQL(spaces_pair, hidden_dims=(16,)),
+        lambda spaces_pair: GCIQL(spaces_pair, hidden_dims=(16,), actor_loss="awr", alpha=1.0),
+    ],
+    ids=["gcbc", "gcivl", "gciql-ddpgbc", "gciql-awr"],
+)
+def test_actor_loss_without_info_is_the_same_loss(make_agent):
+    agent = make_agent((spaces.Box(-np.inf, np.inf, (2,), np.float32), ACTIONS))
+    batch = _batch(as_dict=True).transitions
+    with_info, info = agent.actor_loss(batch)
+    without_info, no_info = agent.actor_loss(batch, with_info=False)
+    assert info and no_info == {}
+    torch.testing.assert_close(without_info, with_info, rtol=0, atol=0)
+    # Same gradients too: the flag only skips the detached diagnostics.
+    grads = [torch.autograd.grad(loss, list(agent.actor.parameters())) for loss in (with_info, without_info)]
+    for a, b in zip(*grads, strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    # The test-time loss skips them; an agent whose actor_loss has no with_info flag still works.
+    loss_fn = AgentActorLoss(agent)
+    assert loss_fn._loss_kwargs == {"with_info": False}
+    torch.testing.assert_close(loss_fn(agent.policy, _batch(as_dict=True)), with_info, rtol=0, atol=0)
+
+
+def test_agent_actor_loss_accepts_agents_without_the_info_flag():
+    class OldStyleGCBC(GCBC):
+        def actor_loss(self, batch, actor=None, params=None):  # the signature before with_info
+            return super().actor_loss(batch, actor, params)
+
+    agent = OldStyleGCBC((spaces.Box(-np.inf, np.inf, (2,), np.float32), ACTIONS), hidden_dims=(16,))
+    batch = _batch(as_dict=True)
+    loss_fn = AgentActorLoss(agent)
+    assert loss_fn._loss_kwargs == {}
+    torch.testing.assert_close(loss_fn(agent.policy, batch), agent.actor_loss(batch.transitions)[0])
 
 
 def test_default_loss_per_family_and_unknown_policies():

@@ -208,3 +208,79 @@ def test_critic_free_cut_drops_sub_trajectories_that_never_reach_the_goal(datase
     selector = GoalRelatedSelector(dataset, optimality="monte_carlo", epsilon=1.5, optimal_fraction=0.9)
     np.testing.assert_array_equal(selector.select(np.zeros(2), np.array([3.0, 0.0])), [0, 1])
     assert len(selector.select(np.zeros(2), np.array([10.0, 14.0]))) == 0  # no relevant row reaches C's end
+
+
+def _reference_selection(
+    data: GoalDataset,
+    critic: DistanceCritic | None,
+    state: np.ndarray,
+    goal: np.ndarray,
+    *,
+    epsilon: float,
+    tolerance: float,
+    horizon_steps: int,
+    fraction: float,
+) -> np.ndarray:
+    """GC-TTT's selection written out row by row, without the index, the caches or the lazy critic."""
+    xy = data.observations[:, :2].astype(np.float64)
+    trajectory_last = np.arange(len(data)) + data.steps_to_end
+    relevant = np.flatnonzero(np.linalg.norm(xy - state[:2], axis=1) < epsilon)
+    returns, reached = [], []
+    for i in relevant:
+        last = trajectory_last[i] if critic is None else min(i + horizon_steps - 1, trajectory_last[i])
+        at_goal = [k for k in range(last - i + 1) if np.linalg.norm(xy[i + k] - goal[:2]) <= tolerance]
+        if at_goal:
+            returns.append(-(1 - 0.99 ** at_goal[0]) / (1 - 0.99))
+        elif critic is None:
+            returns.append(-1 / (1 - 0.99))
+        else:
+            value = critic(data.observations[last][None], goal[None])[0]
+            returns.append(-(1 - 0.99 ** (last - i)) / (1 - 0.99) + 0.99 ** (last - i) * value)
+        reached.append(bool(at_goal))
+    returns_array = np.array(returns)
+    keep = returns_array >= np.sort(returns_array)[::-1][int(np.ceil(fraction * len(relevant))) - 1]
+    if critic is None:
+        keep &= np.array(reached)
+    return relevant[keep]
+
+
+@pytest.mark.parametrize("optimality", ["h_step", "monte_carlo"])
+def test_selection_matches_a_row_by_row_reference(optimality):
+    # Random walks on a 6 x 6 square: many relevant rows, some reaching the goal, many cut by the horizon.
+    rng = np.random.default_rng(1)
+    n_trajectories, length = 40, 60
+    steps = rng.normal(0.0, 0.3, size=(n_trajectories, length, 2))
+    positions = np.clip(rng.uniform(0, 6, (n_trajectories, 1, 2)) + np.cumsum(steps, axis=1), 0, 6)
+    terminals = np.zeros((n_trajectories, length), dtype=bool)
+    terminals[:, -1] = True
+    data = GoalDataset.from_arrays(
+        positions.reshape(-1, 2).astype(np.float32),
+        np.zeros((n_trajectories * length, 2), np.float32),
+        terminals.reshape(-1),
+        goal_space=GoalSpace((0, 1), 2, 0.4),
+    )
+    critic = DistanceCritic() if optimality == "h_step" else None
+    selector = GoalRelatedSelector(
+        data, critic, optimality=optimality, epsilon=1.0, horizon_steps=8, max_relevant=None, optimal_fraction=0.3
+    )
+    checked = 0
+    for _ in range(12):
+        goal = data.observations[rng.integers(len(data))]
+        for _ in range(3):  # several states per goal: the per-goal caches are reused
+            state = data.observations[rng.integers(len(data))]
+            expected = _reference_selection(
+                data, critic, state, goal, epsilon=1.0, tolerance=0.4, horizon_steps=8, fraction=0.3
+            )
+            np.testing.assert_array_equal(selector.select(state, goal), expected)
+            checked += len(expected)
+    assert checked > 100
+
+
+def test_reaches_goal_is_the_success_test_of_the_returns(dataset):
+    selector = GoalRelatedSelector(dataset, optimality="monte_carlo", discount=GAMMA, epsilon=1.5)
+    goal = np.array([0.0, 0.5])
+    at_goal = selector.reaches_goal(dataset.observations, goal)
+    # Within TOLERANCE = 0.5 of (0, 0.5), boundary included: rows 0 (0, 0), 5 (0, 0.2) and 6 (0, 1).
+    np.testing.assert_array_equal(np.flatnonzero(at_goal), [0, 5, 6])
+    returns = selector.returns(np.arange(len(dataset)), goal)
+    np.testing.assert_array_equal(returns == 0.0, at_goal)  # a return of 0: at the goal at the first step

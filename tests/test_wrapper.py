@@ -18,7 +18,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 
 from ttt_gym.agents import GCBC, GCIQL, GCIVL
 from ttt_gym.data import GoalDataset, GoalSpace
-from ttt_gym.selection import GoalRelatedSelector, make_selector
+from ttt_gym.selection import GoalRelatedSelector, RandomSelector, make_selector
 from ttt_gym.wrapper import GoalObservationAdapter, TestTimeTraining
 
 TARGET_ACTION = np.array([1.0, 0.0], dtype=np.float32)  # every dataset action: move along +x
@@ -314,3 +314,44 @@ def test_asynchronous_mode_acts_while_adapting(dataset):
     assert ttt.stats.discarded_adaptations == 1 and ttt.stats.adaptations == 3
     assert ttt.stats.adaptation_errors == 0
     assert same(snapshot(model.policy), snapshot(ttt.pretrained_policy))
+
+
+def test_rewards_use_the_selectors_success_radius_without_a_goal_space(dataset):
+    # Without a goal space the selector's returns count a state within success_tolerance as at the goal; the
+    # fine-tuning batch's rewards and masks must say the same (they used exact equality before).
+    data = GoalDataset.from_arrays(dataset.observations, dataset.actions, dataset.steps_to_end == 0)
+    assert data.goal_space is None
+    selector = make_selector("critic-free", data, epsilon=0.5, success_tolerance=0.2)
+    agent, _ = build("gcbc")
+    ttt = TestTimeTraining(agent, data, selector=selector)
+    goal = data.observations[7] + np.float32(0.1)  # near row 7, equal to no state
+    indices = np.arange(len(data))
+    batch = ttt._selected_data(indices, goal).transitions
+    at_goal = np.linalg.norm(data.observations - goal, axis=1) <= 0.2
+    assert 0 < at_goal.sum() < len(data)
+    np.testing.assert_array_equal(batch.rewards.numpy() == 0.0, at_goal)
+    np.testing.assert_array_equal(batch.masks.numpy() == 0.0, at_goal)
+    np.testing.assert_array_equal(selector.returns(indices, goal) == 0.0, at_goal)  # reached at the first step
+    # A selector without a success radius keeps the exact test.
+    exact = TestTimeTraining(agent, data, selector=RandomSelector(data, size=8))
+    rewards = exact._selected_data(indices, data.observations[7]).transitions.rewards.numpy()
+    np.testing.assert_array_equal(rewards == 0.0, np.all(data.observations == data.observations[7], axis=1))
+
+
+def test_optimizer_kwargs_reach_adam(dataset):
+    agent, env = build("gcbc")
+    obs, _ = env.reset(seed=0)
+    weights = {}
+    for name, kwargs in (("default", None), ("fused", {"fused": True}), ("foreach", {"foreach": True})):
+        ttt = TestTimeTraining(
+            agent, dataset, selector=relevant_only(dataset), steps=10, lr=1e-2, batch_size=16, optimizer_kwargs=kwargs
+        )
+        ttt.predict(obs, episode_start=np.array([True]))
+        weights[name] = snapshot(ttt.adapted_policy(0))
+    assert same(weights["default"], weights["foreach"])  # foreach is the CPU default
+    for key, value in weights["default"].items():  # fused: the same steps up to float rounding
+        torch.testing.assert_close(weights["fused"][key], value, rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="lr="):
+        TestTimeTraining(agent, dataset, optimizer_kwargs={"lr": 1e-3})
+    with pytest.raises(ValueError, match="not options of torch"):
+        TestTimeTraining(agent, dataset, optimizer_kwargs={"momentum": 0.9})

@@ -18,6 +18,7 @@ our ``GoalConditionedPolicy`` without its agent    :func:`log_likelihood_loss` o
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from collections.abc import Callable
 from typing import Any, Union
 
@@ -134,13 +135,20 @@ def mse_loss(policy: BasePolicy, batch: TTTBatch) -> torch.Tensor:
 
 class AgentActorLoss:
     """The agent's own actor loss on the adapted copy of its policy (critics frozen): BC for GCBC, AWR for GCIVL,
-    DDPG+BC or AWR for GCIQL, as in pre-training (the paper fine-tunes with the pre-training loss)."""
+    DDPG+BC or AWR for GCIQL, as in pre-training (the paper fine-tunes with the pre-training loss).
+
+    The agent's logging diagnostics are skipped (``actor_loss(..., with_info=False)``) when its ``actor_loss``
+    takes that flag; they are never read at test time.
+    """
 
     def __init__(self, agent: GoalConditionedAgent) -> None:
         self.agent = agent
+        # Agents written against the older actor_loss signature (no with_info) keep working.
+        accepts_flag = "with_info" in inspect.signature(agent.actor_loss).parameters
+        self._loss_kwargs: dict[str, Any] = {"with_info": False} if accepts_flag else {}
 
     def __call__(self, policy: BasePolicy, batch: TTTBatch) -> torch.Tensor:
-        loss, _ = self.agent.actor_loss(batch.transitions, actor=policy)
+        loss, _ = self.agent.actor_loss(batch.transitions, actor=policy, **self._loss_kwargs)
         return loss
 
     def __repr__(self) -> str:

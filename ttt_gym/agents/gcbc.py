@@ -43,12 +43,19 @@ class GCBC(GoalConditionedAgent):
         batch: GoalBatch | TensorBatch,
         actor: nn.Module | None = None,
         params: Mapping[str, torch.Tensor] | None = None,
+        *,
+        with_info: bool = True,
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """Negative log-likelihood of ``batch.actions`` given ``(observations, actor_goals)``."""
+        """Negative log-likelihood of ``batch.actions`` given ``(observations, actor_goals)``.
+
+        ``with_info=False`` skips the diagnostics (an empty dict; the loss is the same), e.g. for test-time training.
+        """
         batch = self._to_tensors(batch)
         mean, log_std = self._actor_outputs(actor, params, batch.observations, batch.actor_goals)
         log_prob = gaussian_log_prob(mean, log_std, batch.actions)
         loss = -log_prob.mean()
+        if not with_info:
+            return loss, {}
         with torch.no_grad():
             info = {
                 "actor/actor_loss": loss.detach(),

@@ -135,11 +135,14 @@ class GCIQL(GoalConditionedAgent):
         batch: GoalBatch | TensorBatch,
         actor: nn.Module | None = None,
         params: Mapping[str, torch.Tensor] | None = None,
+        *,
+        with_info: bool = True,
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """DDPG+BC or AWR on ``(observations, actor_goals)``; V and Q stay frozen.
 
         DDPG+BC: ``-mean(Q(s, g, clip(mu))) / mean|Q| - alpha * mean(log pi(a | s, g))``, with ``Q = min`` of the
         online heads. AWR: ``-mean(min(exp(alpha * (Q(s, g, a) - V(s, g))), 100) * log pi(a | s, g))``.
+        ``with_info=False`` skips the diagnostics (an empty dict; the loss is the same), e.g. for test-time training.
         """
         batch = self._to_tensors(batch)
         cfg = self.config
@@ -153,7 +156,8 @@ class GCIQL(GoalConditionedAgent):
                 advantage = q - v
                 weights = awr_weights(advantage, cfg.alpha)
             loss = -(weights * log_prob).mean()
-            info["actor/adv"] = advantage.mean()
+            if with_info:
+                info["actor/adv"] = advantage.mean()
         else:
             # With a constant std the Q term uses the mean action, as OGBench does; otherwise a sample.
             if cfg.const_std:
@@ -167,10 +171,17 @@ class GCIQL(GoalConditionedAgent):
             q_loss = -q.mean() / (q_abs_mean + 1e-6)
             bc_loss = -(cfg.alpha * log_prob).mean()
             loss = q_loss + bc_loss
-            info.update(
-                {"actor/q_loss": q_loss.detach(), "actor/bc_loss": bc_loss.detach(), "actor/q_mean": q.mean().detach()}
-            )
-            info["actor/q_abs_mean"] = q_abs_mean
+            if with_info:
+                info.update(
+                    {
+                        "actor/q_loss": q_loss.detach(),
+                        "actor/bc_loss": bc_loss.detach(),
+                        "actor/q_mean": q.mean().detach(),
+                        "actor/q_abs_mean": q_abs_mean,
+                    }
+                )
+        if not with_info:
+            return loss, info
         with torch.no_grad():
             info.update(
                 {

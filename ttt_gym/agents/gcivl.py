@@ -112,8 +112,13 @@ class GCIVL(GoalConditionedAgent):
         batch: GoalBatch | TensorBatch,
         actor: nn.Module | None = None,
         params: Mapping[str, torch.Tensor] | None = None,
+        *,
+        with_info: bool = True,
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """AWR: ``-mean(min(exp(alpha * (V(s', g) - V(s, g))), 100) * log pi(a | s, g))`` with ``g = actor_goals``."""
+        """AWR: ``-mean(min(exp(alpha * (V(s', g) - V(s, g))), 100) * log pi(a | s, g))`` with ``g = actor_goals``.
+
+        ``with_info=False`` skips the diagnostics (an empty dict; the loss is the same), e.g. for test-time training.
+        """
         batch = self._to_tensors(batch)
         n = batch.observations.shape[0]
         with torch.no_grad():
@@ -125,6 +130,8 @@ class GCIVL(GoalConditionedAgent):
         mean, log_std = self._actor_outputs(actor, params, batch.observations, batch.actor_goals)
         log_prob = gaussian_log_prob(mean, log_std, batch.actions)
         loss = -(weights * log_prob).mean()
+        if not with_info:
+            return loss, {}
         with torch.no_grad():
             info = {
                 "actor/actor_loss": loss.detach(),
