@@ -23,6 +23,7 @@ from summarize import DOC, write_section
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONFIG_DIR = REPO_ROOT / "benchmarks" / "configs" / "memory"
 RESULT_DIR = REPO_ROOT / "benchmarks" / "results" / "memory"
+GRAD_STOP_DIR = REPO_ROOT / "benchmarks" / "results" / "grad_stop"
 HEADING = "## Memory policies: BC / DAgger on the memory envs"
 POLICY_LABELS = {
     "transformer": "full attention (transformer, KV cache)",
@@ -91,6 +92,32 @@ def _budget_lines(names: tuple[str, ...], cells: dict[tuple[str, str], list[dict
     return lines
 
 
+def _grad_stop_lines(grad_stop_dir: Path = GRAD_STOP_DIR) -> list[str]:
+    """The gradient-stopping sweeps (``python -m ttt_gym.policies.grad_stop``), one table per trained actor."""
+    tables = sorted(grad_stop_dir.glob("*.md"))
+    if not tables:
+        return []
+    out = [
+        "",
+        "### Gradient stopping",
+        "",
+        "`python -m ttt_gym.policies.grad_stop` on the seed-0 actors above (the threshold applies at inference only; "
+        "the trained weights are unchanged). *skipped*: fraction of inner updates skipped; *update kFLOP/step*: the "
+        "FLOPs the inner updates cost per step (per-update cost measured with `FlopCounterMode` times the updates "
+        "actually made); *total kFLOP/step*: all of `predict`, counted on the first episode. Commands:",
+        "",
+        "```",
+    ]
+    for table in tables:
+        record = json.loads(table.with_suffix(".json").read_text()) if table.with_suffix(".json").exists() else {}
+        if "command" in record:
+            out.append(str(record["command"]))
+    out += ["```", ""]
+    for table in tables:
+        out += [table.read_text().strip(), ""]
+    return out[:-1]
+
+
 def render(result_dir: Path = RESULT_DIR) -> str:
     """The whole section as markdown."""
     cells = load(result_dir)
@@ -139,6 +166,7 @@ def render(result_dir: Path = RESULT_DIR) -> str:
                         f"| `{name}` | {POLICY_LABELS.get(policy, policy)} | {_cell(records, 'success', 100.0, 1)} "
                         f"| {_cell(records, 'return_mean', 1.0, 2)} |"
                     )
+    out += _grad_stop_lines()
     out += ["", "### Budget", "", *_budget_lines(SUCCESS_TABLE + RETURN_TABLE + tuple(extra), cells)]
     records = [r for rs in cells.values() for r in rs]
     if records:
