@@ -13,9 +13,10 @@ in :class:`ttt_gym.wrapper.TestTimeTraining` with the config's ``ttt`` block (K 
 ``"gcivl"`` for that agent's ``value``, trained on the same dataset and seed; ``selector.kwargs``: optional keyword
 arguments of the selector), and evaluates it with OGBench's task protocol
 (:func:`ttt_gym.goal_evaluation.evaluate_goal_policy`, deterministic actions, episodes reset with ``seed + i``). The
-agent without TTT is evaluated with the same tasks and reset seeds for a paired comparison; the episodes are not
-identical, because OGBench (1.2.2) draws the start and goal noise from the unseeded global ``np.random``, which
-``reset(seed=...)`` does not fix. The result goes to ``benchmarks/results/ttt/{name}-s{seed}.json`` unless
+agent without TTT is evaluated on the same episodes for a paired comparison: OGBench (1.2.2) draws the start and goal
+noise from the global ``np.random``, which ``reset(seed=...)`` alone does not fix, so the evaluation resets through
+:func:`ttt_gym.goal_evaluation.seeded_reset` (from commit ac7ac15 on; earlier results saw the same tasks and reset
+seeds but not the same noise). The result goes to ``benchmarks/results/ttt/{name}-s{seed}.json`` unless
 ``--output``.
 
 ``--episodes-per-task`` overrides the config for a smoke test or a cost probe; such a result is marked
