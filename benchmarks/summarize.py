@@ -103,8 +103,9 @@ def load_results(configs: dict[tuple[str, str], dict[str, Any]]) -> dict[tuple[s
     cells: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for path in sorted(RESULT_DIR.glob("*.json")):
         record = json.loads(path.read_text())
-        if record.get("smoke"):
-            continue
+        config = record.get("config") if isinstance(record, dict) else None
+        if record.get("smoke") or not isinstance(config, dict) or "agent" not in config:
+            continue  # smoke runs, and other benchmarks' results (ttt_cost.json, policy_cost.json)
         key = (record["config"]["env_name"], record["config"]["agent"])
         if without_notes(record["config"]) != without_notes(configs.get(key, {})):
             print(f"skipping {path.name}: its config differs from benchmarks/configs/{record['name']}.json (stale)")
@@ -407,9 +408,11 @@ def render_ablation(result_dir: Path = TTT_RESULT_DIR) -> str | None:
             f'(`"gc-ttt"`, the `{K_SWEEP_BASE}` row of the GC-TTT Table 1 section). GC-BC agent '
             "(`runs/agents/gcbc-pointmaze-medium-navigate-s{seed}.pt`), GCIVL critic of the same seed, K = 100, "
             "N = 100, batch 256, lr 3e-4, 10 episodes per task. Each run also evaluates the agent without TTT with "
-            "the same tasks and reset seeds; OGBench draws the start and goal noise from the unseeded global "
-            "`np.random`, so those are not identical episodes (the paired counts compare episodes with the same task "
-            "and reset seed, not the same start). The paper's ablation uses GC-IQL on the play datasets."
+            "the same tasks and reset seeds: runs from commit ac7ac15 on reset through "
+            "`ttt_gym.goal_evaluation.seeded_reset`, so the two evaluations see identical episodes; earlier runs (the "
+            "gc-ttt row's seed 0) drew OGBench's start and goal noise from the unseeded global `np.random`, so their "
+            "paired counts compare episodes with the same task and reset seed, not the same start. The paper's "
+            "ablation uses GC-IQL on the play datasets."
         ),
         "",
         "```bash",
@@ -445,9 +448,10 @@ def render_k_sweep(result_dir: Path = TTT_RESULT_DIR) -> str | None:
             "GC-TTT (GC-BC agent, GCIVL critic, N = 100, batch 256, lr 3e-4, 10 episodes per task) adapting every K "
             f"steps: the config `{K_SWEEP_BASE}` (K = 100) and its copies "
             "`gcbc-gc-ttt-gcivl-k{K}-pointmaze-medium-navigate`, which differ only in `ttt.every`. Every K uses the "
-            "same tasks and reset seeds, and the no-TTT column is the same agent evaluated again in each run; OGBench "
-            "draws the start and goal noise from the unseeded global `np.random`, so it varies between runs by that "
-            "noise alone. The paper's Figure 2 (middle) uses GC-IQL on the play datasets. "
+            "same tasks and reset seeds, and the no-TTT column is the same agent evaluated again in each run: with "
+            "`seeded_reset` (commit ac7ac15 on) those are identical episodes; the K = 100 row's seed 0 ran before, "
+            "with OGBench's unseeded start and goal noise. The paper's Figure 2 (middle) uses GC-IQL on the play "
+            "datasets. "
             "`benchmarks/plot_k_sweep.py` draws docs/images/gc_ttt_success_vs_k.png from these results."
         ),
         "",
