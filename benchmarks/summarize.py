@@ -637,6 +637,68 @@ def write_section(section: str, doc: Path = DOC, heading: str = SECTION_HEADING)
     doc.write_text(text)
 
 
+FLOP_MATCHED_HEADING = (
+    "## GC-TTT against FLOP-matched wider policies (pointmaze-medium-navigate, paper's Figure 2, right)"
+)
+FLOP_MATCHED_DIR = RESULT_DIR / "flop_matched"
+FLOP_MATCHED_CONFIG_DIR = CONFIG_DIR / "flop_matched"
+#: width of the wider GC-BC -> the K whose GC-TTT inference FLOPs it matches (see the configs' budget notes)
+FLOP_MATCHED_K = {324: 1000, 380: 500, 512: 200}
+
+
+def render_flop_matched(result_dir: Path = FLOP_MATCHED_DIR, ttt_result_dir: Path = TTT_RESULT_DIR) -> str | None:
+    """Wider GC-BC agents without TTT next to GC-TTT on the 256x256 agent at the K whose FLOPs they match."""
+    rows = []
+    base = RESULT_DIR / "gcbc-pointmaze-medium-navigate-s0.json"
+    for width, k in FLOP_MATCHED_K.items():
+        name = f"gcbc-w{width}-pointmaze-medium-navigate"
+        path = result_dir / f"{name}-s0.json"
+        wide = json.loads(path.read_text()) if path.exists() else None
+        wide = None if wide is not None and wide.get("smoke") else wide
+        ttt_name = K_SWEEP_BASE if k == 100 else f"gcbc-gc-ttt-gcivl-k{k}-pointmaze-medium-navigate"
+        ttt_path = ttt_result_dir / f"{ttt_name}-s0.json"
+        ttt = json.loads(ttt_path.read_text()) if ttt_path.exists() else None
+        ttt = None if ttt is not None and ttt.get("smoke") else ttt
+        wide_text = "pending"
+        if wide:
+            episodes = int(np.size(wide["successes"]))
+            wide_text = f"{wide['success']:.2f} ({episodes} episodes; trained in {wide['train_seconds'] / 60:.0f} min)"
+        ttt_text = f"{ttt['success']:.2f} ({ttt['ttt']['episodes']} episodes)" if ttt else "pending"
+        rows.append(f"| {k} | {1 + 600 / k:.1f} | {width}x{width} | {wide_text} | {ttt_text} |")
+    if not any(path.exists() for path in result_dir.glob("*-s0.json")):
+        return None
+    base_record = json.loads(base.read_text()) if base.exists() else None
+    base_text = (
+        f"{base_record['success']:.2f} over {len(base_record['successes'])} episodes" if base_record else "not run"
+    )
+    out = [
+        FLOP_MATCHED_HEADING,
+        "",
+        *_paragraph(
+            "Insight 5 of the GC-TTT paper: spending the extra test-time compute on a wider policy instead of on "
+            "test-time training. FLOPs follow the paper's appendix H.1 (forward pass 4w^2, backward twice the "
+            "forward, batch size ignored, selection one forward): GC-TTT with N = 100 every K steps costs "
+            "1 + 600 / K times the plain policy, so the FLOP-matched width is 256 * sqrt(1 + 600 / K). The wider "
+            "GC-BC agents are trained exactly like the 256x256 one (125k steps, batch 256, 1 thread, seed 0, "
+            "configs in `benchmarks/configs/flop_matched/`) and evaluated without TTT with `run_agent.py` (50 "
+            "episodes per task); the GC-TTT column is the seed-0 K-sweep result on the 256x256 agent (GCIVL "
+            f"critic, 10 episodes per task). The 256x256 GC-BC without TTT: {base_text}. Seed 0 only."
+        ),
+        "",
+        "```bash",
+        "for w in 324 380 512; do n=gcbc-w$w-pointmaze-medium-navigate",
+        "  .venv/bin/python benchmarks/run_agent.py --seed 0 --config benchmarks/configs/flop_matched/$n.json \\",
+        "      --output benchmarks/results/flop_matched/$n-s0.json",
+        "done",
+        "```",
+        "",
+        "| K matched | FLOPs vs plain 256x256 | wider GC-BC (no TTT) | its success | GC-TTT on 256x256 at that K |",
+        "|---:|---:|---|---|---|",
+        *rows,
+    ]
+    return "\n".join(out) + "\n"
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--print", action="store_true", help="print the sections instead of writing them")
@@ -648,6 +710,7 @@ def main(argv: list[str] | None = None) -> None:
         (ABLATION_HEADING, lambda: render_ablation(args.ttt_results_dir)),
         (K_SWEEP_HEADING, lambda: render_k_sweep(args.ttt_results_dir)),
         (TABLE1_HEADING, lambda: render_table1(args.ttt_results_dir)),
+        (FLOP_MATCHED_HEADING, lambda: render_flop_matched(ttt_result_dir=args.ttt_results_dir)),
     ]
     for heading, renderer in renderers:
         section = renderer()

@@ -85,7 +85,7 @@ def _budget_lines(names: tuple[str, ...], cells: dict[tuple[str, str], list[dict
         timing = f"; training took {min(seconds):.0f}-{max(seconds):.0f} s per run" if seconds else ""
         lines.append(
             f"- `{name}`: {config['env_id']}, trainer `{config['trainer']}`"
-            + (f" on `{config['demonstrations']}` episodes" if config["trainer"] == "bc" else "")
+            + (f" on `{config.get('demonstrations', 'expert')}` episodes" if config["trainer"] == "bc" else "")
             + f", `{json.dumps(config['trainer_kwargs'])}`; evaluation {config['eval']['episodes']} episodes"
             + f"{timing}. {config.get('budget', {}).get('note', '')}".rstrip()
         )

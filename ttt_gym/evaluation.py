@@ -84,9 +84,10 @@ def evaluate_success(
         deterministic: passed to ``predict``.
         env_kwargs: keyword arguments for ``gym.make``.
         n_envs: episodes run in lockstep, one batched ``predict`` per step for all of them (each env index keeps
-            its own memory in ``state``). The episodes and their seeds are the same as with ``n_envs=1``; only the
-            batching differs, which makes a sequence actor's evaluation many times faster. ``"random"`` and
-            policies that cannot take a batch need ``n_envs=1``.
+            its own memory in ``state``). The episodes and their seeds are the same as with ``n_envs=1``, and so are
+            the outcomes for a deterministic policy (a sampling policy or a demonstrator shares one generator
+            across the rows, so its draws differ). The batching makes a sequence actor's evaluation many times
+            faster. ``"random"`` and policies that cannot take a batch need ``n_envs=1``.
     """
     if n_episodes < 1:
         raise ValueError(f"n_episodes must be at least 1, got {n_episodes}.")

@@ -79,10 +79,10 @@ def seeded_reset(env: gym.Env, seed: int, **kwargs: Any) -> tuple[Any, dict[str,
     """
     # The legacy global generator is what OGBench reads, so it is the one to seed here.
     saved = np.random.get_state()  # noqa: NPY002
-    np.random.seed(seed % 2**32)  # noqa: NPY002
-    env.unwrapped.action_space.seed(seed)
     try:
-        return env.reset(seed=seed, **kwargs)
+        np.random.seed(int(seed) % 2**32)  # noqa: NPY002
+        env.unwrapped.action_space.seed(int(seed) % 2**32)
+        return env.reset(seed=int(seed), **kwargs)
     finally:
         np.random.set_state(saved)  # noqa: NPY002
 

@@ -195,3 +195,16 @@ def test_ttt_linear_pre_conv_keeps_its_inputs_in_the_state_and_can_be_disabled()
     assert "conv_buffer" not in run_steps(make_tiny("ttt_linear", conv_kernel=0), 2)
     with pytest.raises(ValueError, match="conv_kernel"):
         TTTLinearActor(OBSERVATION_SPACE, spaces.Discrete(2), conv_kernel=-1)
+
+
+def test_files_saved_before_the_conv_and_the_clip_load_with_their_old_behaviour(tmp_path) -> None:
+    """A saved config without the newer fields keeps what the file was trained with (no conv, no clip)."""
+    for name, field, old_value in (("ttt_linear", "conv_kernel", 0), ("ttt_e2e", "inner_max_grad_norm", None)):
+        actor = make_tiny(name, **{field: old_value})
+        path = tmp_path / f"{name}.pt"
+        actor.save(path)
+        saved = torch.load(path, weights_only=False)
+        del saved["config"][field]  # as written before the field existed
+        torch.save(saved, path)
+        loaded = type(actor).load(path)
+        assert getattr(loaded.config, field) == old_value

@@ -258,6 +258,8 @@ class SequenceActor(nn.Module, ABC):
     """
 
     config_class: ClassVar[type[ActorConfig]] = ActorConfig
+    legacy_config_defaults: ClassVar[dict[str, Any]] = {}
+    """Config values for files saved before a field existed (:meth:`load`), e.g. ``{"conv_kernel": 0}``."""
     _obs_center: torch.Tensor
     _obs_scale: torch.Tensor
     _act_center: torch.Tensor
@@ -669,9 +671,9 @@ class SequenceActor(nn.Module, ABC):
             raise ValueError(f"{path} holds an unknown actor {saved['actor']!r}; known: {sorted(_ACTOR_CLASSES)}.")
         if cls is not SequenceActor and actor_cls is not cls:
             raise TypeError(f"{path} holds a {saved['actor']}; load it with {saved['actor']}.load.")
-        actor = actor_cls(
-            space_from_data(saved["observation_space"]), space_from_data(saved["action_space"]), **saved["config"]
-        )
+        # Fields added after a file was written keep the behaviour the file was trained with, not today's default.
+        config = {**actor_cls.legacy_config_defaults, **saved["config"]}
+        actor = actor_cls(space_from_data(saved["observation_space"]), space_from_data(saved["action_space"]), **config)
         actor.load_state_dict(saved["state_dict"])
         return actor.to(device)  # type: ignore[return-value]
 

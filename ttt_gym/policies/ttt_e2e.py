@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -113,6 +113,7 @@ class TTTE2EActor(SequenceActor):
     """
 
     config_class = TTTE2EActorConfig
+    legacy_config_defaults: ClassVar[dict[str, Any]] = {"inner_max_grad_norm": None}  # files from before the clip
     config: TTTE2EActorConfig
 
     def __init__(self, observation_space: spaces.Space, action_space: spaces.Space, **config: Any) -> None:

@@ -23,7 +23,7 @@ The decision is per layer and per token.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 import torch
 import torch.nn.functional as F
@@ -272,6 +272,7 @@ class TTTLinearActor(SequenceActor):
     """
 
     config_class = TTTLinearActorConfig
+    legacy_config_defaults: ClassVar[dict[str, Any]] = {"conv_kernel": 0}  # files from before the convolution
     config: TTTLinearActorConfig
 
     def __init__(self, observation_space: spaces.Space, action_space: spaces.Space, **config: Any) -> None:
