@@ -20,12 +20,13 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from ttt_gym._machine import machine_info
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 AGENT_NAMES = ("gcbc", "gcivl", "gciql")
@@ -46,27 +47,6 @@ def load_config(path: Path) -> dict[str, Any]:
     return config
 
 
-def machine_info() -> dict[str, Any]:
-    """What the run ran on: enough to tell whether two timings are comparable."""
-    import torch
-
-    cpu_model = ""
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu_model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
-    except OSError:
-        pass
-    return {
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "cpu_model": cpu_model,
-        "cpu_count": os.cpu_count(),
-        "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(),
-        "cuda": torch.cuda.is_available(),
-    }
-
-
 def git_commit() -> str | None:
     """The commit of the working tree (with ``+dirty`` if it has local changes), or None outside git."""
     try:
@@ -79,6 +59,19 @@ def git_commit() -> str | None:
         return commit + ("+dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return None
+
+
+def run_record(started: dt.datetime, **load_averages: tuple[float, ...]) -> dict[str, Any]:
+    """The provenance fields every benchmark result ends with: the machine (with the load averages read during the
+    run, e.g. ``load_average_start=os.getloadavg()``, and the one at the end), the commit, the times, the command."""
+    loads = {f"load_average_{name}": [round(x, 2) for x in values] for name, values in load_averages.items()}
+    return {
+        "machine": {**machine_info(), **loads, "load_average_end": [round(x, 2) for x in os.getloadavg()]},
+        "git_commit": git_commit(),
+        "started_utc": started.isoformat(timespec="seconds"),
+        "finished_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+    }
 
 
 def run(config: dict[str, Any], seed: int, *, smoke: bool, agent_dir: Path) -> dict[str, Any]:
@@ -150,16 +143,7 @@ def run(config: dict[str, Any], seed: int, *, smoke: bool, agent_dir: Path) -> d
         "eval_steps_per_second": round(result.steps_per_second, 1),
         "policy_ms_per_step": round(result.policy_ms_per_step, 3),
         "agent_path": str(agent_path.relative_to(REPO_ROOT) if agent_path.is_relative_to(REPO_ROOT) else agent_path),
-        "machine": {
-            **machine_info(),
-            "load_average_start": [round(x, 2) for x in load_start],
-            "load_average_after_training": [round(x, 2) for x in load_after_training],
-            "load_average_end": [round(x, 2) for x in os.getloadavg()],
-        },
-        "git_commit": git_commit(),
-        "started_utc": started.isoformat(timespec="seconds"),
-        "finished_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        **run_record(started, start=load_start, after_training=load_after_training),
     }
 
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run_agent import git_commit, machine_info
+from run_agent import run_record
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULT_DIR = REPO_ROOT / "benchmarks" / "results" / "memory"
@@ -146,15 +146,7 @@ def run(config: dict[str, Any], policy: str, seed: int, *, eval_episodes: int) -
         "episodes": len(result.successes),
         "eval_seconds": round(eval_seconds, 1),
         "eval_steps_per_second": round(result.steps_per_second, 1),
-        "machine": {
-            **machine_info(),
-            "load_average_start": [round(x, 2) for x in load_start],
-            "load_average_end": [round(x, 2) for x in os.getloadavg()],
-        },
-        "git_commit": git_commit(),
-        "started_utc": started.isoformat(timespec="seconds"),
-        "finished_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        **run_record(started, start=load_start),
     }
 
 

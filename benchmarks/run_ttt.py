@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run_agent import AGENT_NAMES, git_commit, machine_info
+from run_agent import AGENT_NAMES, run_record
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 REQUIRED_KEYS = ("name", "agent", "env_name", "selector", "ttt", "eval", "torch_threads")
@@ -226,16 +226,7 @@ def run(config: dict[str, Any], seed: int, *, smoke: bool, agent_dir: Path, base
             "last_relevant": selection_stats.last_relevant,
             "last_selected": selection_stats.last_selected,
         },
-        "machine": {
-            **machine_info(),
-            "load_average_start": [round(x, 2) for x in load_start],
-            "load_average_before_ttt": [round(x, 2) for x in load_before_ttt],
-            "load_average_end": [round(x, 2) for x in os.getloadavg()],
-        },
-        "git_commit": git_commit(),
-        "started_utc": started.isoformat(timespec="seconds"),
-        "finished_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        **run_record(started, start=load_start, before_ttt=load_before_ttt),
     }
 
 

@@ -98,7 +98,7 @@ def test_command_line_writes_json_and_markdown(tmp_path: Path) -> None:
     )  # fmt: skip
     report = json.loads(output.read_text())
     assert {"command", "machine", "rows", "actor_config", "env_id"} <= set(report)
-    assert {"cpu_count", "torch", "threads", "load_average", "load_average_end"} <= set(report["machine"])
+    assert {"cpu_count", "torch", "torch_threads", "load_average", "load_average_end"} <= set(report["machine"])
     assert "--thresholds 0 0.01" in report["command"]
     assert len(report["rows"]) == 2  # the baseline and absolute 0.01; no relative rule was asked for
     assert all(set(row) == {f.name for f in dataclasses.fields(GradStopResult)} for row in report["rows"])

@@ -37,7 +37,6 @@ import dataclasses
 import json
 import math
 import os
-import platform
 import shlex
 import sys
 import time
@@ -50,6 +49,7 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from ttt_gym._machine import machine_info as _machine_info
 from ttt_gym.evaluation import evaluate_success
 from ttt_gym.policies.base import SequenceActor, State, load_actor
 
@@ -380,15 +380,8 @@ def check_env(actor: SequenceActor, env_id: str, env_kwargs: dict[str, Any] | No
 
 
 def machine_info() -> dict[str, Any]:
-    """CPU count, torch version and threads, platform and the current load averages (1, 5, 15 minutes)."""
-    return {
-        "cpu_count": os.cpu_count(),
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "load_average": list(os.getloadavg()),
-    }
+    """:func:`ttt_gym._machine.machine_info` plus the current load averages (1, 5, 15 minutes)."""
+    return {**_machine_info(), "load_average": list(os.getloadavg())}
 
 
 def to_markdown(results: Sequence[GradStopResult], header: str) -> str:
@@ -476,7 +469,7 @@ def main(argv: list[str] | None = None) -> None:
         header = (
             f"Gradient stopping, {type(actor).__name__} ({args.actor}) on {args.env}: {args.episodes} episodes "
             f"(seeds {args.seed}..{args.seed + args.episodes - 1}), torch {machine['torch']}, "
-            f"{machine['threads']} thread(s) on {machine['cpu_count']} CPUs, load average "
+            f"{machine['torch_threads']} thread(s) on {machine['cpu_count']} CPUs, load average "
             f"{machine['load_average'][0]:.2f} -> {machine['load_average_end'][0]:.2f}."
         )
         markdown = Path(args.markdown)

@@ -36,7 +36,6 @@ import functools
 import json
 import math
 import os
-import platform
 import sys
 import time
 from collections.abc import Callable
@@ -49,6 +48,7 @@ from gymnasium import spaces
 from torch.profiler import ProfilerActivity, profile
 from torch.utils.flop_counter import FlopCounterMode, sdpa_backward_flop_count, sdpa_flop_count
 
+from ttt_gym._machine import machine_info as _machine_info
 from ttt_gym.policies import ACTORS, SequenceActor, State
 
 WINDOW = 16
@@ -345,24 +345,8 @@ def crossovers(rows: list[dict[str, Any]], reference: str = "transformer") -> di
 
 
 def machine_info() -> dict[str, Any]:
-    """What the run ran on: enough to tell whether two timings are comparable."""
-    cpu_model = ""
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu_model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
-    except OSError:
-        pass
-    return {
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "python": platform.python_version(),
-        "cpu_model": cpu_model,
-        "cpu_count": os.cpu_count(),
-        "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(),
-        "cuda": torch.cuda.is_available(),
-        "environment": {name: os.environ.get(name) for name in ENVIRONMENT},
-    }
+    """:func:`ttt_gym._machine.machine_info` plus the allocator variables that change the timings."""
+    return {**_machine_info(), "environment": {name: os.environ.get(name) for name in ENVIRONMENT}}
 
 
 def _fmt(value: float | None) -> str:
