@@ -10,7 +10,8 @@ It loads the agent that ``benchmarks/run_agent.py`` trained (``runs/agents/{agen
 in :class:`ttt_gym.wrapper.TestTimeTraining` with the config's ``ttt`` block (K = ``every``, N = ``steps``, ``lr``,
 ``batch_size``) and selector (``selector.kind``: any kind of :func:`ttt_gym.selection.make_selector`, see
 ``CRITIC_USE``; ``selector.critic``: ``null``, ``"own"`` for the agent's own ``value``, or an agent name such as
-``"gcivl"`` for that agent's ``value``, trained on the same dataset and seed; ``selector.kwargs``: optional keyword
+``"gcivl"`` for that agent's ``value``, trained on the same dataset and seed; ``selector.critic_run``: optional, which
+trained run of that agent, e.g. ``"gcivl125k"`` for ``runs/agents/gcivl125k-{dataset}-s{seed}.pt``; ``selector.kwargs``: optional keyword
 arguments of the selector), and evaluates it with OGBench's task protocol
 (:func:`ttt_gym.goal_evaluation.evaluate_goal_policy`, deterministic actions, episodes reset with ``seed + i``). The
 agent without TTT is evaluated on the same episodes for a paired comparison: OGBench (1.2.2) draws the start and goal
@@ -73,6 +74,12 @@ def load_config(path: Path) -> dict[str, Any]:
     _check_selector_kwargs(path, kind, config["selector"].get("kwargs", {}))
     if critic not in (None, "own", "gcivl", "gciql"):
         raise ValueError(f"{path}: selector.critic must be null, 'own', 'gcivl' or 'gciql', got {critic!r}.")
+    critic_run = config["selector"].get("critic_run")
+    if critic_run is not None and (critic in (None, "own") or not str(critic_run).startswith(critic)):
+        raise ValueError(
+            f"{path}: selector.critic_run {critic_run!r} names a trained run of the critic agent: it needs "
+            f"selector.critic set to that agent ('gcivl' / 'gciql') and must start with its name."
+        )
     if critic == "own" and config["agent"] == "gcbc":
         raise ValueError(f"{path}: GCBC has no critic; name another agent's critic ('gcivl').")
     if path.stem != config["name"]:
@@ -161,7 +168,8 @@ def run(config: dict[str, Any], seed: int, *, smoke: bool, agent_dir: Path, base
         critic = agent.value
         critic_path = path
     elif critic_name is not None:
-        critic_path = agent_path(agent_dir, critic_name, env_name, seed)
+        # selector.critic_run: which trained run of that agent (a config name prefix such as "gcivl125k").
+        critic_path = agent_path(agent_dir, config["selector"].get("critic_run", critic_name), env_name, seed)
         critic = agent_classes[critic_name].load(critic_path, dataset).value
     else:
         critic = None
@@ -218,6 +226,7 @@ def run(config: dict[str, Any], seed: int, *, smoke: bool, agent_dir: Path, base
             "last_loss_first": stats.last_loss_first,
             "last_loss_final": stats.last_loss_final,
         },
+        "selector": repr(selector),
         "selector_stats": {
             "selections": selection_stats.selections,
             "goals_seen": selection_stats.goals_seen,
@@ -225,6 +234,7 @@ def run(config: dict[str, Any], seed: int, *, smoke: bool, agent_dir: Path, base
             "critic_states": selection_stats.critic_states,
             "last_relevant": selection_stats.last_relevant,
             "last_selected": selection_stats.last_selected,
+            "last_subtrajectories": getattr(selection_stats, "last_subtrajectories", None),
         },
         **run_record(started, start=load_start, before_ttt=load_before_ttt),
     }

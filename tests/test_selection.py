@@ -63,9 +63,9 @@ def dataset() -> GoalDataset:
 def test_relevance_is_goal_space_distance_below_epsilon(dataset):
     selector = GoalRelatedSelector(dataset, optimality="none")
     assert selector.epsilon == TOLERANCE  # the dataset's success threshold by default
-    np.testing.assert_array_equal(selector.select(np.array([0.0, 0.0]), np.array([3.0, 0.0])), [0, 5])
+    np.testing.assert_array_equal(selector.select_starts(np.array([0.0, 0.0]), np.array([3.0, 0.0])), [0, 5])
     wide = GoalRelatedSelector(dataset, optimality="none", epsilon=1.5)
-    np.testing.assert_array_equal(wide.select(np.array([0.0, 0.0]), np.array([3.0, 0.0])), [0, 1, 5, 6])
+    np.testing.assert_array_equal(wide.select_starts(np.array([0.0, 0.0]), np.array([3.0, 0.0])), [0, 1, 5, 6])
     # Strictly below epsilon: (1, 0) and (0, 1) sit at distance exactly 1.
     exact = GoalRelatedSelector(dataset, optimality="none", epsilon=1.0)
     np.testing.assert_array_equal(exact.relevant(np.array([0.0, 0.0])), [0, 5])
@@ -82,10 +82,10 @@ def test_monte_carlo_returns_count_steps_to_the_goal(dataset):
 def test_critic_free_selection_keeps_the_sub_trajectories_that_reach_the_goal(dataset):
     selector = make_selector("critic-free", dataset, discount=GAMMA, epsilon=1.5, optimal_fraction=0.5)
     # Relevant: rows 0, 1 (reach (3,0) in 3 and 2 steps) and 5, 6 (never): the better half is 0 and 1.
-    np.testing.assert_array_equal(selector.select(np.array([0.0, 0.0]), np.array([3.0, 0.0])), [0, 1])
-    assert selector.stats.last_relevant == 4 and selector.stats.last_selected == 2
+    np.testing.assert_array_equal(selector.select_starts(np.array([0.0, 0.0]), np.array([3.0, 0.0])), [0, 1])
+    assert selector.stats.last_relevant == 4 and selector.stats.last_subtrajectories == 2
     # Towards (0, 3) the +y trajectory is the optimal one.
-    np.testing.assert_array_equal(selector.select(np.array([0.0, 0.0]), np.array([0.0, 3.0])), [5, 6])
+    np.testing.assert_array_equal(selector.select_starts(np.array([0.0, 0.0]), np.array([0.0, 3.0])), [5, 6])
 
 
 def test_h_step_return_bootstraps_with_the_critic_at_the_h_th_state(dataset):
@@ -113,22 +113,50 @@ def test_gc_ttt_selection_is_relevant_and_optimal(dataset):
     selector = make_selector(
         "gc-ttt", dataset, DistanceCritic(), horizon_steps=2, discount=GAMMA, epsilon=1.5, optimal_fraction=0.5
     )
-    selected = selector.select(np.array([0.0, 0.0]), np.array([3.0, 0.0]))
+    selected = selector.select_starts(np.array([0.0, 0.0]), np.array([3.0, 0.0]))
     # H-step returns: row 0 -1-0.9*2, row 1 -1-0.9*1, row 5 -1-0.9*sqrt(10), row 6 -1-0.9*sqrt(13): best half 0, 1.
     np.testing.assert_array_equal(selected, [0, 1])
     assert isinstance(selector, Selector)
 
 
+def test_selection_holds_the_states_of_the_selected_sub_trajectories(dataset):
+    goal = np.array([3.0, 0.0])
+    # Starts 0 and 1 (see above); with H = 2 their sub-trajectories are rows 0-1 and 1-2, each transition once.
+    gc_ttt = make_selector(
+        "gc-ttt", dataset, DistanceCritic(), horizon_steps=2, discount=GAMMA, epsilon=1.5, optimal_fraction=0.5
+    )
+    np.testing.assert_array_equal(gc_ttt.select(np.zeros(2), goal), [0, 1, 2])
+    assert gc_ttt.stats.last_subtrajectories == 2 and gc_ttt.stats.last_selected == 3
+    # Critic-free: the whole way to g*, which row 3 reaches; the state at the goal is left out.
+    critic_free = make_selector("critic-free", dataset, discount=GAMMA, epsilon=1.5, optimal_fraction=0.5)
+    np.testing.assert_array_equal(critic_free.select(np.zeros(2), goal), [0, 1, 2])
+    capped = make_selector(
+        "critic-free", dataset, discount=GAMMA, epsilon=1.5, optimal_fraction=0.5, subtrajectory_steps=2
+    )
+    np.testing.assert_array_equal(capped.select(np.zeros(2), goal), [0, 1, 2])
+    starts_only = make_selector(
+        "critic-free", dataset, discount=GAMMA, epsilon=1.5, optimal_fraction=0.5, subtrajectory_steps=1
+    )
+    np.testing.assert_array_equal(starts_only.select(np.zeros(2), goal), [0, 1])
+    # Relevant-only runs H steps and stops at the trajectory's end: B's rows 5-9 from starts 5, 6 (H = 50).
+    relevant = make_selector("relevant-only", dataset, epsilon=1.5)
+    np.testing.assert_array_equal(relevant.select(np.zeros(2), np.array([10.0, 14.0])), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
+    # A start at the goal keeps itself.
+    np.testing.assert_array_equal(critic_free.subtrajectories(np.array([3]), goal), [3])
+    with pytest.raises(ValueError, match="subtrajectory_steps"):
+        GoalRelatedSelector(dataset, subtrajectory_steps=0)
+
+
 def test_optimal_only_ablation_searches_the_whole_dataset(dataset):
     selector = make_selector("optimal-only", dataset, discount=GAMMA, optimal_fraction=0.2)
     # Far from every state, still picks rows that reach (0, 3) fastest: 7 (1 step), 8 (at the goal), 6 (2 steps).
-    selected = selector.select(np.array([50.0, 50.0]), np.array([0.0, 3.0]))
+    selected = selector.select_starts(np.array([50.0, 50.0]), np.array([0.0, 3.0]))
     np.testing.assert_array_equal(selected, [6, 7, 8])
 
 
 def test_relevant_only_and_random_ablations(dataset):
     relevant = make_selector("relevant-only", dataset, epsilon=1.5)
-    np.testing.assert_array_equal(relevant.select(np.zeros(2), np.array([3.0, 0.0])), [0, 1, 5, 6])
+    np.testing.assert_array_equal(relevant.select_starts(np.zeros(2), np.array([3.0, 0.0])), [0, 1, 5, 6])
     random = make_selector("random", dataset, size=6, seed=1)
     assert isinstance(random, RandomSelector)
     picked = random.select(np.zeros(2), np.zeros(2))
@@ -161,8 +189,8 @@ def test_goal_as_coordinates_or_full_observation():
     dataset = _dataset(velocity_dims=2)  # 4-d observations, goals in the first two
     selector = GoalRelatedSelector(dataset, optimality="monte_carlo", discount=GAMMA, epsilon=1.5, optimal_fraction=0.5)
     state = np.zeros(4)
-    full = selector.select(state, np.array([3.0, 0.0, 0.0, 0.0]))
-    coordinates = selector.select(state, np.array([3.0, 0.0]))
+    full = selector.select_starts(state, np.array([3.0, 0.0, 0.0, 0.0]))
+    coordinates = selector.select_starts(state, np.array([3.0, 0.0]))
     np.testing.assert_array_equal(full, [0, 1])
     np.testing.assert_array_equal(coordinates, full)
     with_critic = GoalRelatedSelector(dataset, DistanceCritic(), epsilon=1.5)
@@ -197,7 +225,7 @@ def test_max_relevant_subsamples_before_the_cut():
         observations, np.zeros_like(observations), terminals, goal_space=GoalSpace((0, 1), 2, 0.3)
     )
     selector = GoalRelatedSelector(data, optimality="monte_carlo", epsilon=10.0, max_relevant=200)
-    selected = selector.select(np.zeros(2), np.array([0.5, 0.5]))
+    selected = selector.select_starts(np.zeros(2), np.array([0.5, 0.5]))
     assert selector.stats.last_relevant == len(data)
     assert 40 <= len(selected) <= 200 and np.all(np.diff(selected) > 0)
 
@@ -206,8 +234,8 @@ def test_critic_free_cut_drops_sub_trajectories_that_never_reach_the_goal(datase
     # Relevant to (0, 0) with epsilon 1.5: rows 0, 1 (reach (3, 0)) and 5, 6 (never). A cut at 90% would keep
     # the never-reaching rows as ties; the critic-free cut keeps only the ones with a return towards the goal.
     selector = GoalRelatedSelector(dataset, optimality="monte_carlo", epsilon=1.5, optimal_fraction=0.9)
-    np.testing.assert_array_equal(selector.select(np.zeros(2), np.array([3.0, 0.0])), [0, 1])
-    assert len(selector.select(np.zeros(2), np.array([10.0, 14.0]))) == 0  # no relevant row reaches C's end
+    np.testing.assert_array_equal(selector.select_starts(np.zeros(2), np.array([3.0, 0.0])), [0, 1])
+    assert len(selector.select_starts(np.zeros(2), np.array([10.0, 14.0]))) == 0  # no relevant row reaches C's end
 
 
 def _reference_selection(
@@ -271,8 +299,21 @@ def test_selection_matches_a_row_by_row_reference(optimality):
             expected = _reference_selection(
                 data, critic, state, goal, epsilon=1.0, tolerance=0.4, horizon_steps=8, fraction=0.3
             )
-            np.testing.assert_array_equal(selector.select(state, goal), expected)
+            np.testing.assert_array_equal(selector.select_starts(state, goal), expected)
             checked += len(expected)
+            # select(): the union of each start's first H steps (critic-free: all of them) before the goal.
+            xy = data.observations[:, :2]
+            rows: set[int] = set()
+            for i in expected:
+                last = i + int(data.steps_to_end[i]) if critic is None else min(i + 7, i + int(data.steps_to_end[i]))
+                for k in range(i, last + 1):
+                    at_goal = np.linalg.norm(xy[k] - goal[:2]) <= 0.4
+                    if k > i and at_goal:
+                        break
+                    rows.add(k)
+                    if at_goal:  # a start at the goal keeps itself only
+                        break
+            np.testing.assert_array_equal(selector.select(state, goal), sorted(rows))
     assert checked > 100
 
 

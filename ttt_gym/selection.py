@@ -64,7 +64,9 @@ class SelectionStats:
     last_relevant: int = 0
     """Size of the relevant set of the last selection (before the optimality cut)."""
     last_selected: int = 0
-    """Size of the last selection."""
+    """Size of the last selection: the transitions to fine-tune on."""
+    last_subtrajectories: int = 0
+    """Sub-trajectories in the last selection (their start states passed the relevance and optimality tests)."""
     last_ms: float = 0.0
     """Wall-clock milliseconds of the last selection, critic calls included."""
     total_ms: float = 0.0
@@ -176,6 +178,14 @@ class GoalRelatedSelector:
         discount: ``gamma`` of the returns (the critic's discount, 0.99 for OGBench's agents).
         optimal_fraction: Fraction of the relevant sub-trajectories kept by the percentile cut (eq. 4): those with
             the highest returns (ties with the threshold are kept too).
+        subtrajectory_steps: How many states of each selected sub-trajectory to fine-tune on (eq. 1 averages the
+            loss over the states of D(s, g*), a set of sub-trajectories). A sub-trajectory stops early before the
+            first state at g* (whose action says nothing about reaching it) and at the end of its trajectory.
+            ``None`` (default): the sub-trajectory that was scored, ``(s_1, ..., s_H)`` with ``H = horizon_steps``
+            for ``"h_step"`` and ``"none"``, up to g* for ``"monte_carlo"``. ``1``: the start states only; they lie
+            in the ``epsilon`` ball around the agent, which it leaves long before the next adaptation
+            (``docs/TTT.md``, "What to fine-tune on": on pointmaze-medium-navigate the critic-free success went
+            from 0.19 with start states to 0.85 with the sub-trajectories up to g*).
         max_relevant: Score at most this many relevant transitions, a uniform random subset, before the cut (None:
             all of them, as in the paper). The cut then keeps a uniform subsample of the same D(s, g*) with its
             threshold estimated from the subset; it bounds the critic calls per selection (a pointmaze-medium
@@ -206,6 +216,7 @@ class GoalRelatedSelector:
         discount: float = 0.99,
         optimal_fraction: float = 0.2,
         max_relevant: int | None = 4096,
+        subtrajectory_steps: int | None = None,
         success_tolerance: float | None = None,
         cache_goals: int = 16,
         seed: int = 0,
@@ -231,6 +242,8 @@ class GoalRelatedSelector:
             raise ValueError(f"optimal_fraction must lie in (0, 1], got {optimal_fraction}")
         if max_relevant is not None and max_relevant < 1:
             raise ValueError(f"max_relevant must be positive or None, got {max_relevant}")
+        if subtrajectory_steps is not None and subtrajectory_steps < 1:
+            raise ValueError(f"subtrajectory_steps must be positive or None, got {subtrajectory_steps}")
 
         goal_space = dataset.goal_space
         default_tolerance = None if goal_space is None else goal_space.tolerance
@@ -257,6 +270,7 @@ class GoalRelatedSelector:
         self.discount = float(discount)
         self.optimal_fraction = float(optimal_fraction)
         self.max_relevant = max_relevant
+        self.subtrajectory_steps = subtrajectory_steps
         self.rng = np.random.default_rng(seed)
         self.cache_goals = int(cache_goals)
         self.stats = SelectionStats()
@@ -272,8 +286,19 @@ class GoalRelatedSelector:
     # -- public -------------------------------------------------------------------------------------------------------
 
     def select(self, state: np.ndarray, goal: np.ndarray) -> np.ndarray:
-        """Sorted dataset indices of D(s, g*): relevant to ``state``, optimal for ``goal``."""
+        """Sorted dataset indices of D(s, g*): the states of the sub-trajectories that start relevant to ``state`` and
+        are optimal for ``goal`` (their first ``subtrajectory_steps`` states, each transition once)."""
         tic = time.perf_counter()
+        starts = self.select_starts(state, goal)
+        selected = self.subtrajectories(starts, goal)
+        elapsed_ms = 1e3 * (time.perf_counter() - tic)
+        self.stats.last_selected = len(selected)
+        self.stats.last_ms = elapsed_ms
+        self.stats.total_ms += elapsed_ms
+        return selected
+
+    def select_starts(self, state: np.ndarray, goal: np.ndarray) -> np.ndarray:
+        """Sorted start indices of the selected sub-trajectories (eqs. 2-4), before :meth:`subtrajectories`."""
         state = self._check_state(state)
         relevant = self.relevant(state)
         selected = relevant
@@ -286,13 +311,32 @@ class GoalRelatedSelector:
             if self.optimality == "monte_carlo":
                 keep &= reached  # a sub-trajectory that never reaches g* says nothing about how to reach it
             selected = scored[keep]
-        elapsed_ms = 1e3 * (time.perf_counter() - tic)
         self.stats.selections += 1
         self.stats.last_relevant = len(relevant)
-        self.stats.last_selected = len(selected)
-        self.stats.last_ms = elapsed_ms
-        self.stats.total_ms += elapsed_ms
+        self.stats.last_subtrajectories = len(selected)
         return selected
+
+    def subtrajectories(self, starts: np.ndarray, goal: np.ndarray) -> np.ndarray:
+        """Sorted, distinct indices of the first ``subtrajectory_steps`` transitions of the sub-trajectories starting
+        at ``starts``, each stopping before the first state at ``goal`` and at the end of its trajectory."""
+        starts = np.asarray(starts, dtype=np.int64)
+        steps = self.subtrajectory_steps
+        if steps is None and self.optimality != "monte_carlo":
+            steps = self.horizon_steps
+        if steps == 1 or len(starts) == 0:
+            return starts
+        stop = self._last_row.take(starts) + 1  # exclusive
+        if steps is not None:
+            stop = np.minimum(stop, starts + steps)
+        success = self._goal_cache(goal).success_rows
+        position = np.searchsorted(success, starts)
+        has_next = position < len(success)
+        first_success = np.full(len(starts), np.iinfo(np.int64).max, dtype=np.int64)
+        first_success[has_next] = success.take(position[has_next])
+        stop = np.minimum(stop, np.maximum(first_success, starts + 1))  # a start at the goal keeps itself
+        lengths = stop - starts
+        offsets = np.arange(int(lengths.sum()), dtype=np.int64) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        return np.unique(np.repeat(starts, lengths) + offsets)
 
     def relevant(self, state: np.ndarray) -> np.ndarray:
         """Sorted indices of the transitions relevant to ``state`` (eq. 2 or eq. 13)."""
@@ -369,7 +413,8 @@ class GoalRelatedSelector:
     def __repr__(self) -> str:
         return (
             f"GoalRelatedSelector(relevance={self.relevance!r}, optimality={self.optimality!r}, "
-            f"epsilon={self.epsilon}, horizon_steps={self.horizon_steps}, optimal_fraction={self.optimal_fraction})"
+            f"epsilon={self.epsilon}, horizon_steps={self.horizon_steps}, optimal_fraction={self.optimal_fraction}, "
+            f"subtrajectory_steps={self.subtrajectory_steps})"
         )
 
     # -- internals ----------------------------------------------------------------------------------------------------
@@ -466,7 +511,7 @@ class RandomSelector:
         selected = np.sort(self.rng.choice(n, size=min(self.size, n), replace=False)).astype(np.int64)
         elapsed_ms = 1e3 * (time.perf_counter() - tic)
         self.stats.selections += 1
-        self.stats.last_relevant = self.stats.last_selected = len(selected)
+        self.stats.last_relevant = self.stats.last_selected = self.stats.last_subtrajectories = len(selected)
         self.stats.last_ms = elapsed_ms
         self.stats.total_ms += elapsed_ms
         return selected
