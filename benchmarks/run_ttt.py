@@ -10,9 +10,9 @@ It loads the agent that ``benchmarks/run_agent.py`` trained (``runs/agents/{agen
 in :class:`ttt_gym.wrapper.TestTimeTraining` with the config's ``ttt`` block (K = ``every``, N = ``steps``, ``lr``,
 ``batch_size``) and selector (``selector.kind``: any kind of :func:`ttt_gym.selection.make_selector`, see
 ``CRITIC_USE``; ``selector.critic``: ``null``, ``"own"`` for the agent's own ``value``, or an agent name such as
-``"gcivl"`` for that agent's ``value``, trained on the same dataset and seed; ``selector.critic_run``: optional, which
-trained run of that agent, e.g. ``"gcivl125k"`` for ``runs/agents/gcivl125k-{dataset}-s{seed}.pt``; ``selector.kwargs``: optional keyword
-arguments of the selector), and evaluates it with OGBench's task protocol
+``"gcivl"`` for that agent's ``value``, trained on the same dataset and seed; ``selector.critic_run``: optional,
+which trained run of that agent, e.g. ``"gcivl125k"`` for ``runs/agents/gcivl125k-{dataset}-s{seed}.pt``;
+``selector.kwargs``: optional keyword arguments of the selector), and evaluates it with OGBench's task protocol
 (:func:`ttt_gym.goal_evaluation.evaluate_goal_policy`, deterministic actions, episodes reset with ``seed + i``). The
 agent without TTT is evaluated on the same episodes for a paired comparison: OGBench (1.2.2) draws the start and goal
 noise from the global ``np.random``, which ``reset(seed=...)`` alone does not fix, so the evaluation resets through
