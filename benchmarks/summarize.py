@@ -35,6 +35,10 @@ DATASETS = ("pointmaze-medium-navigate-v0", "pointmaze-medium-stitch-v0")
 EXPECTED_SEEDS = (0, 1, 2)
 TTT_CONFIG_DIR = CONFIG_DIR / "ttt"
 TTT_RESULT_DIR = RESULT_DIR / "ttt"
+STARTS_ONLY_RESULT_DIR = RESULT_DIR / "ttt_starts_only"
+"""GC-TTT results from before commit 1e4fd7c, when the wrapper fine-tuned on the start states of the selected
+sub-trajectories only (``subtrajectory_steps=1`` today); kept for the comparison section, out of the other tables."""
+FINE_TUNE_DATA_HEADING = "## GC-TTT: what to fine-tune on (start states or whole sub-trajectories)"
 ABLATION_HEADING = "## GC-TTT: data-selection ablation on pointmaze-medium-navigate (paper's Figure 2, left)"
 K_SWEEP_HEADING = "## GC-TTT: TTT frequency K on pointmaze-medium-navigate (paper's Figure 2, middle)"
 K_SWEEP_BASE = "gcbc-gc-ttt-gcivl-pointmaze-medium-navigate"
@@ -621,6 +625,49 @@ def render_table1(result_dir: Path = TTT_RESULT_DIR, config_dir: Path = TTT_CONF
     return "\n".join(lines) + "\n"
 
 
+def render_fine_tune_data(
+    result_dir: Path = TTT_RESULT_DIR, archive_dir: Path = STARTS_ONLY_RESULT_DIR, config_dir: Path = TTT_CONFIG_DIR
+) -> str | None:
+    """Success with fine-tuning on start states only (archived results) against the sub-trajectories (current), per
+    config that has archived results; None while no config has results in both."""
+    rows, all_records = [], []
+    for path in sorted(config_dir.glob("*.json")):
+        config = json.loads(path.read_text())
+        before, after = load_ttt_results(config, archive_dir), load_ttt_results(config, result_dir)
+        if not before:
+            continue
+        all_records += before + after
+        rows.append(
+            f"| `{config['name']}` | {_seed_cell(before, 'success_without_ttt')} | {_seed_cell(before, 'success')} | "
+            f"{_seed_cell(after, 'success')} |"
+        )
+    if not any(load_ttt_results(json.loads(p.read_text()), result_dir) for p in sorted(config_dir.glob("*.json"))):
+        return None
+    lines = [
+        FINE_TUNE_DATA_HEADING,
+        "",
+        *_paragraph(
+            "Until commit 1e4fd7c the wrapper fine-tuned on the *start states* of the selected sub-trajectories: "
+            "transitions within epsilon = 1.0 of the agent. With K = 100 the agent leaves that ball long before the "
+            "next adaptation, and on the way it meets states the policy was not adapted to. Since then it fine-tunes "
+            "on the states of the selected sub-trajectories (eq. 1 averages over D(s, g*), a set of "
+            "sub-trajectories): their first H = 50 steps with a critic, the whole way to g* for the critic-free "
+            "selector, stopping before g* (`GoalRelatedSelector(subtrajectory_steps=None)`; `1` restores the old "
+            "behaviour). Same configs, agents, tasks and reset seeds; the start-state results are kept in "
+            "`benchmarks/results/ttt_starts_only/`, the others are the tables of this file. No TTT: the agent "
+            "without TTT in the start-state runs (the same agent and episodes as the later runs' no-TTT evaluation "
+            "from commit ac7ac15 on)."
+        ),
+        "",
+        "| config | no TTT | TTT, start states | TTT, sub-trajectories |",
+        "|---|---|---|---|",
+        *rows,
+        "",
+        *_ttt_machine_lines([r for r in all_records if r]),
+    ]
+    return "\n".join(lines) + "\n"
+
+
 # --------------------------------------------------------------------------------------------------------------------
 # docs/BENCHMARKS.md
 
@@ -711,6 +758,7 @@ def main(argv: list[str] | None = None) -> None:
         (K_SWEEP_HEADING, lambda: render_k_sweep(args.ttt_results_dir)),
         (TABLE1_HEADING, lambda: render_table1(args.ttt_results_dir)),
         (FLOP_MATCHED_HEADING, lambda: render_flop_matched(ttt_result_dir=args.ttt_results_dir)),
+        (FINE_TUNE_DATA_HEADING, lambda: render_fine_tune_data(args.ttt_results_dir)),
     ]
     for heading, renderer in renderers:
         section = renderer()

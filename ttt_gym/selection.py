@@ -2,8 +2,10 @@
 
 GC-TTT (Bagatella et al., eqs. 2-4 and Algorithm 1) fine-tunes a policy on sub-trajectories of the offline dataset
 that start near the agent's current state (*relevance*) and lead towards the evaluation goal g* (*optimality*).
-Every dataset transition ``i`` starts one sub-trajectory ``(s_i, s_{i+1}, ...)`` inside its own trajectory, so a
-selection is an array of transition indices into the :class:`~ttt_gym.data.GoalDataset`.
+Every dataset transition ``i`` starts one sub-trajectory ``(s_i, s_{i+1}, ...)`` inside its own trajectory. The
+tests below pick sub-trajectories by their start (:meth:`GoalRelatedSelector.select_starts`); the selection D(s, g*)
+that the policy is fine-tuned on holds their states (:meth:`GoalRelatedSelector.subtrajectories`), as an array of
+transition indices into the :class:`~ttt_gym.data.GoalDataset`.
 
 * **Relevance** (eq. 2): ``d(s, s_i) < epsilon`` in goal space, where ``d`` is the distance of the success test
   (Euclidean x-y in the mazes; per cube, the largest cube distance) and ``epsilon`` defaults to the success
