@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -157,6 +160,19 @@ def test_agent_actor_loss_accepts_agents_without_the_info_flag():
     loss_fn = AgentActorLoss(agent)
     assert loss_fn._loss_kwargs == {}
     torch.testing.assert_close(loss_fn(agent.policy, batch), agent.actor_loss(batch.transitions)[0])
+    assert loss_fn.prepare(batch) is batch
+
+
+def test_agent_actor_loss_leaves_awr_weights_to_agents_that_take_them():
+    class OldStyleGCIVL(GCIVL):  # actor_weights inherited, but an actor_loss without the weights keyword
+        def actor_loss(self, batch, actor=None, params=None, *, with_info=True):
+            return super().actor_loss(batch, actor, params, with_info=with_info)
+
+    agent = OldStyleGCIVL((spaces.Box(-np.inf, np.inf, (2,), np.float32), ACTIONS), hidden_dims=(16,))
+    batch = _batch(as_dict=True)
+    loss_fn = AgentActorLoss(agent)
+    assert loss_fn.prepare(batch) is batch  # the loss evaluates the critics per minibatch, as before
+    torch.testing.assert_close(loss_fn(agent.policy, batch), agent.actor_loss(batch.transitions)[0])
 
 
 def test_default_loss_per_family_and_unknown_policies():
@@ -183,3 +199,86 @@ def test_batch_take_keeps_rows_aligned():
     torch.testing.assert_close(part.actions, batch.actions[rows])
     flat = _batch().take(rows)
     assert flat.observations.shape == (3, 4)
+    assert part.weights is None and flat.weights is None
+    weighted = dataclasses.replace(batch, weights=torch.arange(16.0)).take(rows)
+    torch.testing.assert_close(weighted.weights, torch.tensor([3.0, 3.0, 0.0]))
+
+
+AWR_AGENTS = [
+    lambda spaces_pair: GCIVL(spaces_pair, hidden_dims=(16,), alpha=1.0),
+    lambda spaces_pair: GCIQL(spaces_pair, hidden_dims=(16,), actor_loss="awr", alpha=1.0),
+]
+
+
+def _varied_batch(n: int = 40) -> TTTBatch:
+    """A dict batch whose next observations are random steps away (GCIVL's advantages differ per row)."""
+    batch = _batch(n, as_dict=True)
+    steps = torch.as_tensor(np.random.default_rng(1).normal(0, 0.3, (n, 2)), dtype=torch.float32)
+    transitions = dataclasses.replace(batch.transitions, next_observations=batch.transitions.observations + steps)
+    return dataclasses.replace(batch, transitions=transitions)
+
+
+def count_critic_calls(agent) -> list[str]:
+    """The names of the agent's critics (V, Q), appended at each of their forward calls from now on."""
+    calls: list[str] = []
+    for name in ("value", "critic"):
+        if name in agent.critics:
+            agent.critics[name].register_forward_hook(lambda *_, name=name: calls.append(name))
+    return calls
+
+
+@pytest.mark.parametrize("make_agent", AWR_AGENTS, ids=["gcivl", "gciql-awr"])
+def test_prepared_awr_weights_give_the_recomputed_loss(make_agent):
+    agent = make_agent((spaces.Box(-np.inf, np.inf, (2,), np.float32), ACTIONS))
+    data = _varied_batch()
+    loss_fn = AgentActorLoss(agent)
+    prepared = loss_fn.prepare(data)
+    assert data.weights is None and prepared.weights is not None and prepared.weights.shape == (len(data),)
+    assert not prepared.weights.requires_grad and len(set(prepared.weights.tolist())) > 1
+    # Chunked (3 chunks of at most 16 rows) or not, the same weights.
+    torch.testing.assert_close(loss_fn.prepare(data, chunk_size=16).weights, prepared.weights)
+
+    actor = copy.deepcopy(agent.policy)
+    calls = count_critic_calls(agent)
+    for seed in range(3):
+        rows = torch.randint(len(data), (24,), generator=torch.Generator().manual_seed(seed))
+        with_weights = loss_fn(actor, prepared.take(rows))
+        assert calls == [], "the critics ran although the weights were given"
+        recomputed = loss_fn(actor, data.take(rows))
+        assert calls, "the recomputing path should run the critics"
+        calls.clear()
+        torch.testing.assert_close(with_weights, recomputed)
+
+    # On one batch, the weights of actor_weights give exactly the recomputed loss and gradients.
+    transitions = data.transitions
+    weights = agent.actor_weights(transitions)
+    expected, info = agent.actor_loss(transitions, actor=actor)
+    loss, weighted_info = agent.actor_loss(transitions, actor=actor, weights=weights)
+    torch.testing.assert_close(loss, expected, rtol=0, atol=0)
+    grads = [torch.autograd.grad(value, list(actor.parameters())) for value in (expected, loss)]
+    for a, b in zip(*grads, strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    assert set(info) - set(weighted_info) == {"actor/adv"}  # no critic run, no advantage to report
+    with pytest.raises(ValueError, match="one value per transition"):
+        agent.actor_loss(transitions, weights=weights[:-1])
+
+
+@pytest.mark.parametrize(
+    "make_agent",
+    [
+        lambda spaces_pair: GCBC(spaces_pair, hidden_dims=(16,)),
+        lambda spaces_pair: GCIQL(spaces_pair, hidden_dims=(16,)),
+    ],
+    ids=["gcbc", "gciql-ddpgbc"],
+)
+def test_losses_without_critic_weights_are_unchanged(make_agent):
+    agent = make_agent((spaces.Box(-np.inf, np.inf, (2,), np.float32), ACTIONS))
+    data = _varied_batch()
+    loss_fn = AgentActorLoss(agent)
+    assert agent.actor_weights(data.transitions) is None
+    prepared = loss_fn.prepare(data)
+    assert prepared is data and prepared.weights is None
+    torch.testing.assert_close(loss_fn(agent.policy, prepared), agent.actor_loss(data.transitions)[0], rtol=0, atol=0)
+    if isinstance(agent, GCIQL):  # DDPG+BC's Q term depends on the actor: no weights to pass
+        with pytest.raises(ValueError, match="AWR"):
+            agent.actor_loss(data.transitions, weights=torch.ones(len(data)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 
 import gymnasium as gym
 import numpy as np
@@ -18,6 +19,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 
 from ttt_gym.agents import GCBC, GCIQL, GCIVL
 from ttt_gym.data import GoalDataset, GoalSpace
+from ttt_gym.losses import PREPARE_CHUNK_SIZE, AgentActorLoss
 from ttt_gym.selection import GoalRelatedSelector, RandomSelector, make_selector
 from ttt_gym.wrapper import GoalObservationAdapter, TestTimeTraining
 
@@ -355,3 +357,40 @@ def test_optimizer_kwargs_reach_adam(dataset):
         TestTimeTraining(agent, dataset, optimizer_kwargs={"lr": 1e-3})
     with pytest.raises(ValueError, match="not options of torch"):
         TestTimeTraining(agent, dataset, optimizer_kwargs={"momentum": 0.9})
+
+
+@pytest.mark.parametrize("kind", ["gcivl", "gciql-awr"])
+def test_frozen_critics_run_once_per_adaptation_not_per_step(kind, dataset):
+    env = PointGoalEnv()
+    agent = (
+        GCIVL(env, hidden_dims=(16,), alpha=1.0, device="cpu")
+        if kind == "gcivl"
+        else GCIQL(env, hidden_dims=(16,), actor_loss="awr", alpha=1.0, device="cpu")
+    )
+    calls: list[str] = []
+    for name in ("value", "critic"):
+        if name in agent.critics:
+            agent.critics[name].register_forward_hook(lambda *_, name=name: calls.append(name))
+    agent_loss = AgentActorLoss(agent)
+    options = {"selector": relevant_only(dataset), "every": 5, "steps": 6, "lr": 1e-2, "batch_size": 16}
+    runs = {
+        "prepared": TestTimeTraining(agent, dataset, **options),  # the default loss: AgentActorLoss with prepare
+        "per step": TestTimeTraining(agent, dataset, loss=lambda policy, batch: agent_loss(policy, batch), **options),
+    }
+    critics = [name for name in ("value", "critic") if name in agent.critics]
+    for name, ttt in runs.items():
+        calls.clear()
+        obs, _ = env.reset(seed=0)
+        for t in range(7):
+            obs, *_ = env.step(ttt.predict(obs, episode_start=np.array([t == 0]), deterministic=True)[0])
+        assert ttt.stats.adaptations == 2 and ttt.stats.adaptation_errors == 0  # steps 0 and 5
+        # Prepared: each critic once per chunk of the selection and adaptation; a plain callable: once per step.
+        per_adaptation = math.ceil(ttt.stats.last_selected / PREPARE_CHUNK_SIZE) if name == "prepared" else 6
+        assert sorted(calls) == sorted(critics * 2 * per_adaptation), name
+    # The same fine-tuning either way (up to float rounding: the weights come from batches of other sizes).
+    prepared, per_step = runs["prepared"], runs["per step"]
+    assert prepared.stats.last_selected == per_step.stats.last_selected
+    assert prepared.stats.last_loss_first == pytest.approx(per_step.stats.last_loss_first, rel=1e-5)
+    assert prepared.stats.last_loss_final == pytest.approx(per_step.stats.last_loss_final, rel=1e-5)
+    for key, value in snapshot(per_step.adapted_policy(0)).items():
+        torch.testing.assert_close(snapshot(prepared.adapted_policy(0))[key], value, rtol=1e-4, atol=1e-5)

@@ -13,6 +13,11 @@ SAC policy or SAC ``Actor``                        :func:`log_likelihood_loss` o
 TD3 / DDPG policy or ``Actor``                     :func:`mse_loss` of the deterministic action
 our ``GoalConditionedPolicy`` without its agent    :func:`log_likelihood_loss` of the Gaussian actor (GCBC's loss)
 =================================================  ===============================================================
+
+A loss may also have ``prepare(batch) -> batch``, which the wrapper calls once per adaptation on the whole selected
+data before the first step. :class:`AgentActorLoss` uses it to compute the AWR weights of GCIVL and GCIQL (AWR) from
+the frozen critics once (:attr:`TTTBatch.weights`), rather than evaluating the critics on every minibatch: they and
+the selected data do not change during an adaptation.
 """
 
 from __future__ import annotations
@@ -43,6 +48,9 @@ __all__ = [
 
 PolicyObservation = Union[torch.Tensor, dict[str, torch.Tensor]]  # noqa: UP007  (a runtime alias)
 
+PREPARE_CHUNK_SIZE = 8192
+"""Rows per critic evaluation in :meth:`AgentActorLoss.prepare`."""
+
 SQUASHED_ACTION_LIMIT = 1.0 - 1e-3
 """Dataset actions are clipped to ``+-`` this before a tanh-squashed log-likelihood: OGBench's data often sits exactly
 at the bounds (clipped noise), where ``atanh`` is infinite."""
@@ -60,11 +68,15 @@ class TTTBatch:
         transitions: The raw transitions as our agents' :class:`~ttt_gym.agents.TensorBatch`: dataset observations,
             actions (env units), next observations, and ``actor_goals = value_goals = g*`` with rewards and masks
             computed for g* (OGBench's convention: reward 0 and mask 0 at the goal).
+        weights: ``(B,)`` weights of the agent's actor loss from its frozen critics (AWR's), filled once per
+            adaptation by :meth:`AgentActorLoss.prepare`; ``None``: the loss evaluates what it needs on every
+            minibatch. Only :class:`AgentActorLoss` reads them.
     """
 
     observations: PolicyObservation
     actions: torch.Tensor
     transitions: TensorBatch
+    weights: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return int(self.actions.shape[0])
@@ -84,7 +96,10 @@ class TTTBatch:
             }
         )
         return TTTBatch(
-            observations=observations, actions=self.actions.index_select(0, indices), transitions=transitions
+            observations=observations,
+            actions=self.actions.index_select(0, indices),
+            transitions=transitions,
+            weights=None if self.weights is None else self.weights.index_select(0, indices),
         )
 
 
@@ -139,16 +154,49 @@ class AgentActorLoss:
 
     The agent's logging diagnostics are skipped (``actor_loss(..., with_info=False)``) when its ``actor_loss``
     takes that flag; they are never read at test time.
+
+    AWR's weights depend only on the frozen critics and the selected data, neither of which changes during an
+    adaptation. :meth:`prepare` therefore computes them once for the whole selection (``agent.actor_weights``), and
+    each step passes its minibatch's rows as ``actor_loss(..., weights=...)``: the same loss without evaluating the
+    critics at every step, which were most of a GCIVL / GCIQL-AWR step's FLOPs. Without :meth:`prepare` (or for
+    GCBC and DDPG+BC, which have no such weights) every call evaluates what the loss needs.
     """
 
     def __init__(self, agent: GoalConditionedAgent) -> None:
         self.agent = agent
-        # Agents written against the older actor_loss signature (no with_info) keep working.
-        accepts_flag = "with_info" in inspect.signature(agent.actor_loss).parameters
-        self._loss_kwargs: dict[str, Any] = {"with_info": False} if accepts_flag else {}
+        # Agents written against the older actor_loss signature (no with_info, no weights) keep working.
+        parameters = inspect.signature(agent.actor_loss).parameters
+        self._loss_kwargs: dict[str, Any] = {"with_info": False} if "with_info" in parameters else {}
+        self._takes_weights = "weights" in parameters
+
+    def prepare(self, batch: TTTBatch, *, chunk_size: int = PREPARE_CHUNK_SIZE) -> TTTBatch:
+        """``batch`` with :attr:`TTTBatch.weights` from the frozen critics, or as it is if the loss has none.
+
+        Called once per adaptation on the whole selected data. The critics run on ``chunk_size`` rows at a time, so
+        that a selection of tens of thousands of rows does not allocate activations for all of them at once.
+        """
+        if not self._takes_weights:
+            return batch
+        transitions = batch.transitions
+        chunks: list[torch.Tensor] = []
+        for begin in range(0, len(batch), chunk_size):
+            rows = TensorBatch(
+                **{
+                    f.name: getattr(transitions, f.name)[begin : begin + chunk_size]
+                    for f in dataclasses.fields(TensorBatch)
+                }
+            )
+            weights = self.agent.actor_weights(rows)
+            if weights is None:
+                return batch
+            chunks.append(weights.detach())
+        if not chunks:
+            return batch
+        return dataclasses.replace(batch, weights=torch.cat(chunks))
 
     def __call__(self, policy: BasePolicy, batch: TTTBatch) -> torch.Tensor:
-        loss, _ = self.agent.actor_loss(batch.transitions, actor=policy, **self._loss_kwargs)
+        kwargs = self._loss_kwargs if batch.weights is None else {**self._loss_kwargs, "weights": batch.weights}
+        loss, _ = self.agent.actor_loss(batch.transitions, actor=policy, **kwargs)
         return loss
 
     def __repr__(self) -> str:

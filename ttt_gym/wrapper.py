@@ -290,7 +290,9 @@ class TestTimeTraining:
         lr: Adam learning rate of the fine-tuning (the authors use 3e-4 or 3e-5).
         batch_size: Minibatch size, sampled uniformly with replacement from D(s, g*) (the authors use 1024).
         loss: ``loss(policy, batch) -> tensor`` (:mod:`ttt_gym.losses`); default: the agent's own actor loss, or
-            behaviour cloning that fits the policy family (:func:`~ttt_gym.losses.default_loss`).
+            behaviour cloning that fits the policy family (:func:`~ttt_gym.losses.default_loss`). A loss with a
+            ``prepare(batch) -> batch`` method gets it called once per adaptation on the whole selected data, before
+            the first step (the agents' loss computes its AWR weights there).
         device: Where the adapted copies live: ``"auto"`` (CUDA when available; an agent's own device), ``"cpu"``,
             ``"cuda"``...
         min_selected: Fewer selected transitions than this: act with the pretrained weights (counted in
@@ -663,6 +665,9 @@ class TestTimeTraining:
         """``steps`` Adam steps of the loss on uniform minibatches of ``data``; returns the first and last loss."""
         if self.steps == 0:
             return math.nan, math.nan
+        prepare = getattr(self.loss, "prepare", None)
+        if callable(prepare):  # once per adaptation, e.g. AgentActorLoss's AWR weights from the frozen critics
+            data = prepare(data)
         parameters = [p for p in _adapted_module(policy).parameters() if p.requires_grad]
         optimizer = torch.optim.Adam(parameters, lr=self.lr, **self._adam_kwargs())
         generator = torch.Generator(device=self.device)

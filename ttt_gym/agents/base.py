@@ -490,6 +490,25 @@ class GoalConditionedAgent(ABC):
             The scalar loss and detached diagnostics.
         """
 
+    def actor_weights(self, batch: GoalBatch | TensorBatch) -> torch.Tensor | None:
+        """Per-transition weights of the actor loss that only the frozen critics set, e.g. AWR's; ``None`` if none.
+
+        The critics and the selected data stay fixed during a test-time adaptation, so
+        :meth:`ttt_gym.losses.AgentActorLoss.prepare` computes these once for the whole selection, and each step passes
+        its minibatch's rows back as ``actor_loss(..., weights=...)`` instead of evaluating the critics again. An
+        agent that returns weights here takes that keyword in :meth:`actor_loss`, and gives the same loss with them.
+
+        This default returns ``None``: the loss has no such weights (GCBC), or its critic term depends on the actor
+        (GCIQL's DDPG+BC) and is evaluated at every step.
+
+        Args:
+            batch: a batch whose ``actor_goals`` are the goals to condition on (fixed to g* at test time).
+
+        Returns:
+            A ``(B,)`` tensor on the agent's device, computed without gradients, or ``None``.
+        """
+        return None
+
     # --- construction helpers ------------------------------------------------------------------------------------
 
     def _adam(self, params: Any) -> torch.optim.Optimizer:
@@ -518,6 +537,17 @@ class GoalConditionedAgent(ABC):
 
     def _to_tensors(self, batch: GoalBatch | TensorBatch) -> TensorBatch:
         return TensorBatch.from_batch(batch, self.device)
+
+    @staticmethod
+    def _check_weights(weights: torch.Tensor, batch: TensorBatch) -> torch.Tensor:
+        """Precomputed :meth:`actor_weights` must hold one weight per transition of ``batch``."""
+        rows = batch.observations.shape[0]
+        if weights.shape != (rows,):
+            raise ValueError(
+                f"weights must hold one value per transition, shape ({rows},), got {tuple(weights.shape)}: pass the "
+                "rows of actor_weights(batch) that belong to this batch."
+            )
+        return weights
 
     def set_dataset(self, dataset: SupportsGoalSampling) -> None:
         """Attach the offline dataset used by :meth:`learn` (checked against the spaces)."""

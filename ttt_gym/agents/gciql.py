@@ -130,6 +130,24 @@ class GCIQL(GoalConditionedAgent):
             }
         return loss, info
 
+    def actor_weights(self, batch: GoalBatch | TensorBatch) -> torch.Tensor | None:
+        """AWR: ``min(exp(alpha * (Q(s, g, a) - V(s, g))), 100)`` with ``g = actor_goals``, without gradients.
+
+        They depend only on the frozen V and Q, so test-time training computes them once per adaptation
+        (:meth:`GoalConditionedAgent.actor_weights`). ``None`` for DDPG+BC, whose Q term is evaluated at the actor's
+        action and so at every step.
+        """
+        if self.config.actor_loss != "awr":
+            return None
+        return awr_weights(self._awr_advantages(self._to_tensors(batch)), self.config.alpha)
+
+    def _awr_advantages(self, batch: TensorBatch) -> torch.Tensor:
+        """``Q(s, g, a) - V(s, g)`` at the dataset action, ``Q = min`` of the online heads, ``g = actor_goals``."""
+        with torch.no_grad():
+            v = self.critics["value"](batch.observations, batch.actor_goals)
+            q = self.critics["critic"](batch.observations, batch.actor_goals, batch.actions).min(0).values
+            return q - v
+
     def actor_loss(
         self,
         batch: GoalBatch | TensorBatch,
@@ -137,27 +155,35 @@ class GCIQL(GoalConditionedAgent):
         params: Mapping[str, torch.Tensor] | None = None,
         *,
         with_info: bool = True,
+        weights: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """DDPG+BC or AWR on ``(observations, actor_goals)``; V and Q stay frozen.
 
         DDPG+BC: ``-mean(Q(s, g, clip(mu))) / mean|Q| - alpha * mean(log pi(a | s, g))``, with ``Q = min`` of the
         online heads. AWR: ``-mean(min(exp(alpha * (Q(s, g, a) - V(s, g))), 100) * log pi(a | s, g))``.
         ``with_info=False`` skips the diagnostics (an empty dict; the loss is the same), e.g. for test-time training.
+        ``weights`` (AWR only): this batch's rows of :meth:`actor_weights`, computed beforehand; V and Q are then not
+        evaluated (and the diagnostics lack ``actor/adv``). The loss is the same as without them.
         """
         batch = self._to_tensors(batch)
         cfg = self.config
+        if weights is not None:
+            if cfg.actor_loss != "awr":
+                raise ValueError(
+                    f"weights= applies to the AWR actor loss; this GCIQL uses actor_loss={cfg.actor_loss!r}, whose Q "
+                    "term depends on the actor (actor_weights returns None for it)."
+                )
+            weights = self._check_weights(weights, batch)
         mean, log_std = self._actor_outputs(actor, params, batch.observations, batch.actor_goals)
         log_prob = gaussian_log_prob(mean, log_std, batch.actions)
         info: dict[str, torch.Tensor] = {}
         if cfg.actor_loss == "awr":
-            with torch.no_grad():
-                v = self.critics["value"](batch.observations, batch.actor_goals)
-                q = self.critics["critic"](batch.observations, batch.actor_goals, batch.actions).min(0).values
-                advantage = q - v
+            if weights is None:
+                advantage = self._awr_advantages(batch)
                 weights = awr_weights(advantage, cfg.alpha)
+                if with_info:
+                    info["actor/adv"] = advantage.mean()
             loss = -(weights * log_prob).mean()
-            if with_info:
-                info["actor/adv"] = advantage.mean()
         else:
             # With a constant std the Q term uses the mean action, as OGBench does; otherwise a sample.
             if cfg.const_std:

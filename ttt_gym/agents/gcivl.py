@@ -107,6 +107,23 @@ class GCIVL(GoalConditionedAgent):
             }
         return loss, info
 
+    def actor_weights(self, batch: GoalBatch | TensorBatch) -> torch.Tensor:
+        """AWR weights ``min(exp(alpha * (V(s', g) - V(s, g))), 100)`` with ``g = actor_goals``, without gradients.
+
+        They depend only on the frozen value ensemble, so test-time training computes them once per adaptation
+        (:meth:`GoalConditionedAgent.actor_weights`).
+        """
+        return awr_weights(self._actor_advantages(self._to_tensors(batch)), self.config.alpha)
+
+    def _actor_advantages(self, batch: TensorBatch) -> torch.Tensor:
+        """``V(s', g) - V(s, g)`` with the online ensemble's mean and ``g = actor_goals``, without gradients."""
+        n = batch.observations.shape[0]
+        with torch.no_grad():
+            v = self.critics["value"](
+                torch.cat([batch.observations, batch.next_observations]), batch.actor_goals.repeat(2, 1)
+            ).mean(0)
+            return v[n:] - v[:n]
+
     def actor_loss(
         self,
         batch: GoalBatch | TensorBatch,
@@ -114,32 +131,37 @@ class GCIVL(GoalConditionedAgent):
         params: Mapping[str, torch.Tensor] | None = None,
         *,
         with_info: bool = True,
+        weights: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """AWR: ``-mean(min(exp(alpha * (V(s', g) - V(s, g))), 100) * log pi(a | s, g))`` with ``g = actor_goals``.
 
         ``with_info=False`` skips the diagnostics (an empty dict; the loss is the same), e.g. for test-time training.
+        ``weights``: this batch's rows of :meth:`actor_weights`, computed beforehand; the value ensemble is then not
+        evaluated (and the diagnostics lack ``actor/adv``). The loss is the same as without them.
         """
         batch = self._to_tensors(batch)
-        n = batch.observations.shape[0]
-        with torch.no_grad():
-            v = self.critics["value"](
-                torch.cat([batch.observations, batch.next_observations]), batch.actor_goals.repeat(2, 1)
-            ).mean(0)
-            advantage = v[n:] - v[:n]
+        advantage: torch.Tensor | None = None
+        if weights is None:
+            advantage = self._actor_advantages(batch)
             weights = awr_weights(advantage, self.config.alpha)
+        else:
+            weights = self._check_weights(weights, batch)
         mean, log_std = self._actor_outputs(actor, params, batch.observations, batch.actor_goals)
         log_prob = gaussian_log_prob(mean, log_std, batch.actions)
         loss = -(weights * log_prob).mean()
         if not with_info:
             return loss, {}
         with torch.no_grad():
-            info = {
-                "actor/actor_loss": loss.detach(),
-                "actor/adv": advantage.mean(),
-                "actor/bc_log_prob": log_prob.mean(),
-                "actor/mse": (mean - batch.actions).square().mean(),
-                "actor/std": log_std.exp().mean(),
-            }
+            info = {"actor/actor_loss": loss.detach()}
+            if advantage is not None:
+                info["actor/adv"] = advantage.mean()
+            info.update(
+                {
+                    "actor/bc_log_prob": log_prob.mean(),
+                    "actor/mse": (mean - batch.actions).square().mean(),
+                    "actor/std": log_std.exp().mean(),
+                }
+            )
         return loss, info
 
     def _train_step(self, batch: TensorBatch) -> dict[str, torch.Tensor]:
