@@ -58,19 +58,22 @@ def main(argv: list[str] | None = None) -> None:
     h_step = make_selector("gc-ttt", dataset, critic.value, max_relevant=None)
     monte_carlo = make_selector("critic-free", dataset, max_relevant=None)
     relevant = h_step.relevant(state)
-    reaches = np.isin(relevant, monte_carlo.select_starts(state, goal)) | (monte_carlo.returns(relevant, goal) > -99)
+    # A Monte-Carlo return above the never-reaching one, -1 / (1 - gamma), means g* comes later in the trajectory.
+    reaches = monte_carlo.returns(relevant, goal) > -1.0 / (1.0 - monte_carlo.discount)
     kept = h_step.select_starts(state, goal)
     kept_reach = np.isin(kept, relevant[reaches])
     print(f"{args.env}, state {state}, goal {goal}, critic {args.critic} seed {args.seed}")
     print(f"relevant sub-trajectories (distance < {h_step.epsilon}): {len(relevant)}")
     print(f"  reach g* later in their trajectory: {reaches.mean():.3f}")
-    print(f"H-step cut (H = {h_step.horizon_steps}, best {h_step.optimal_fraction:.0%}): {len(kept)} kept, "
-          f"{kept_reach.mean():.3f} of them reach g*")
+    print(
+        f"H-step cut (H = {h_step.horizon_steps}, best {h_step.optimal_fraction:.0%}): {len(kept)} kept, "
+        f"{kept_reach.mean():.3f} of them reach g*"
+    )
     print(f"  mean action of the kept starts: {dataset.actions[kept].mean(axis=0).round(3)}")
     line = np.linspace(0.0, 1.0, 11)[:, None] * (goal - state) + state
     values = critic.value(line.astype(np.float32), np.repeat(goal[None], len(line), axis=0))
     print("V(s, g*) on the straight line from the state to the goal:")
-    for point, value in zip(line, values):
+    for point, value in zip(line, values, strict=True):
         print(f"  ({point[0]:6.2f}, {point[1]:6.2f}): {value:7.1f}")
 
 
