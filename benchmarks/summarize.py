@@ -79,6 +79,7 @@ TABLE1_ROWS = (
         with_ttt=True,
         anchor="0.86 / 0.79; authors' code 0.81 / 0.96",
     ),
+    Table1Row("GC-BC + TTT (GCIVL critic, 125k steps)", "gcbc-gc-ttt-gcivl125k", with_ttt=True),
     Table1Row("GC-BC + TTT (critic-free)", "gcbc-critic-free", with_ttt=True),
     Table1Row("GC-IQL", "gciql-gc-ttt", with_ttt=False, anchor="OGBench paper: 0.53 / 0.21"),
     Table1Row("GC-IQL + TTT (own critic)", "gciql-gc-ttt", with_ttt=True, anchor="0.84 / 0.84"),
@@ -126,12 +127,15 @@ def without_notes(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def load_configs() -> dict[tuple[str, str], dict[str, Any]]:
-    """The offline-agent configs ``benchmarks/configs/*.json`` by (dataset, agent); other configs are skipped."""
+    """The offline-agent configs ``benchmarks/configs/{agent}-{dataset}.json`` by (dataset, agent); other configs
+    (other benchmarks, other runs of an agent such as ``gcivl125k-*``) are skipped."""
     configs = {}
     for path in sorted(CONFIG_DIR.glob("*.json")):
         config = json.loads(path.read_text())
         if "agent" not in config or "env_name" not in config:
             continue  # e.g. ttt_cost.json, a config of another benchmark
+        if config["name"] != f"{config['agent']}-{config['env_name'].removesuffix('-v0')}":
+            continue  # another run of the same agent, e.g. gcivl125k-*: a critic for GC-TTT, not a table cell
         configs[(config["env_name"], config["agent"])] = config
     return configs
 
