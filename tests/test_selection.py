@@ -141,8 +141,9 @@ def test_selection_holds_the_states_of_the_selected_sub_trajectories(dataset):
     # Relevant-only runs H steps and stops at the trajectory's end: B's rows 5-9 from starts 5, 6 (H = 50).
     relevant = make_selector("relevant-only", dataset, epsilon=1.5)
     np.testing.assert_array_equal(relevant.select(np.zeros(2), np.array([10.0, 14.0])), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
-    # A start at the goal keeps itself.
+    # A start at the goal keeps itself; starts may come unsorted and repeated.
     np.testing.assert_array_equal(critic_free.subtrajectories(np.array([3]), goal), [3])
+    np.testing.assert_array_equal(critic_free.subtrajectories(np.array([6, 1, 0, 1]), goal), [0, 1, 2, 6, 7, 8, 9])
     with pytest.raises(ValueError, match="subtrajectory_steps"):
         GoalRelatedSelector(dataset, subtrajectory_steps=0)
 
