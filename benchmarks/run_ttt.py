@@ -11,7 +11,8 @@ in :class:`ttt_gym.wrapper.TestTimeTraining` with the config's ``ttt`` block (K 
 ``batch_size``) and selector (``selector.kind``: any kind of :func:`ttt_gym.selection.make_selector`, see
 ``CRITIC_USE``; ``selector.critic``: ``null``, ``"own"`` for the agent's own ``value``, or an agent name such as
 ``"gcivl"`` for that agent's ``value``, trained on the same dataset and seed; ``selector.critic_run``: optional,
-which trained run of that agent, e.g. ``"gcivl125k"`` for ``runs/agents/gcivl125k-{dataset}-s{seed}.pt``;
+which trained run of that agent, e.g. ``"gcivl125k"`` for ``runs/agents/gcivl125k-{dataset}-s{seed}.pt``; ``agent_run``
+likewise for the wrapped agent (e.g. ``"gciqlawr"``);
 ``selector.kwargs``: optional keyword arguments of the selector), and evaluates it with OGBench's task protocol
 (:func:`ttt_gym.goal_evaluation.evaluate_goal_policy`, deterministic actions, episodes reset with ``seed + i``). The
 agent without TTT is evaluated on the same episodes for a paired comparison: OGBench (1.2.2) draws the start and goal
@@ -74,6 +75,12 @@ def load_config(path: Path) -> dict[str, Any]:
     _check_selector_kwargs(path, kind, config["selector"].get("kwargs", {}))
     if critic not in (None, "own", "gcivl", "gciql"):
         raise ValueError(f"{path}: selector.critic must be null, 'own', 'gcivl' or 'gciql', got {critic!r}.")
+    agent_run = config.get("agent_run")
+    if agent_run is not None and not str(agent_run).startswith(config["agent"]):
+        raise ValueError(
+            f"{path}: agent_run {agent_run!r} names a trained run of the agent {config['agent']!r} (a config name "
+            "prefix such as 'gciqlawr' for runs/agents/gciqlawr-{dataset}-s{seed}.pt) and must start with its name."
+        )
     critic_run = config["selector"].get("critic_run")
     if critic_run is not None and (critic in (None, "own") or not str(critic_run).startswith(critic)):
         raise ValueError(
@@ -160,7 +167,7 @@ def run(config: dict[str, Any], seed: int, *, smoke: bool, agent_dir: Path, base
 
     tic = time.perf_counter()
     dataset = GoalDataset.from_name(env_name)
-    path = agent_path(agent_dir, config["agent"], env_name, seed)
+    path = agent_path(agent_dir, config.get("agent_run", config["agent"]), env_name, seed)
     agent = agent_classes[config["agent"]].load(path, dataset)
     critic_name = config["selector"].get("critic")
     critic_path = None

@@ -73,10 +73,10 @@ def test_missing_cells_say_not_run_and_present_ones_aggregate_seeds(tmp_path: Pa
     }
     assert "0.50 ± 0.25 (s0 0.25, s1 0.75; 2 seeds) | not run |" in rows["GC-BC + TTT (GCIVL critic)"]
     assert "| 0.00 ± 0.00 (s0 0.00, s1 0.00; 2 seeds) | not run |" in rows["GC-BC"]
-    assert "| not run | not run |" in rows["GC-IQL + TTT (own critic)"]
+    assert "| not run | not run |" in rows["GC-IQL (AWR) + TTT (own critic)"]
     assert "| GC-BC + TTT (GCIVL critic) | navigate | 2 | 4 / 0 | 20 / 4 / 0 | 3.00 | 300 |" in section
     assert "| GC-BC | navigate | 2 | - | - | 0.50 | 2000 |" in section
-    assert "| GC-IQL | stitch | 0 | not run |" in section
+    assert "| GC-IQL (DDPG+BC) | stitch | 0 | not run |" in section
     assert "Resets: 1 run (seed 0; commits abc1234) started before" in section
     assert "1 run (seed 1; commits abc1234) started later" in section
 
