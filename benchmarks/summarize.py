@@ -666,7 +666,7 @@ def render_fine_tune_data(
             "transitions within epsilon = 1.0 of the agent. With K = 100 the agent leaves that ball long before the "
             "next adaptation, and on the way it meets states the policy was not adapted to. Since then it fine-tunes "
             "on the states of the selected sub-trajectories (eq. 1 averages over D(s, g*), a set of "
-            "sub-trajectories): their first H = 50 steps with a critic, the whole way to g* for the critic-free "
+            "sub-trajectories): their first H = 200 steps with a critic, the whole way to g* for the critic-free "
             "selector, stopping before g* (`GoalRelatedSelector(subtrajectory_steps=None)`; `1` restores the old "
             "behaviour). Same configs, agents, tasks and reset seeds; the start-state results are kept in "
             "`benchmarks/results/ttt_starts_only/`, the others are the tables of this file. No TTT: the agent "

@@ -138,7 +138,7 @@ def test_selection_holds_the_states_of_the_selected_sub_trajectories(dataset):
         "critic-free", dataset, discount=GAMMA, epsilon=1.5, optimal_fraction=0.5, subtrajectory_steps=1
     )
     np.testing.assert_array_equal(starts_only.select(np.zeros(2), goal), [0, 1])
-    # Relevant-only runs H steps and stops at the trajectory's end: B's rows 5-9 from starts 5, 6 (H = 50).
+    # Relevant-only runs H steps and stops at the trajectory's end: B's rows 5-9 from starts 5, 6 (H = 200).
     relevant = make_selector("relevant-only", dataset, epsilon=1.5)
     np.testing.assert_array_equal(relevant.select(np.zeros(2), np.array([10.0, 14.0])), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
     # A start at the goal keeps itself; starts may come unsorted and repeated.
