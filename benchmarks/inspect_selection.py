@@ -5,7 +5,8 @@ is at g*. This script compares it with the H-step cut of a trained critic, and p
 straight line to the goal (a critic that ignores the maze's walls rises smoothly along it)::
 
     .venv/bin/python benchmarks/inspect_selection.py --critic gcivl --seed 0 --state 16 20 --goal -0.47 20.07
-    .venv/bin/python benchmarks/inspect_selection.py --critic gcivl125k --seed 0 --state 16 20 --goal -0.47 20.07
+    .venv/bin/python benchmarks/inspect_selection.py --critic gcivl125k --seed 0 --state 16 20 --goal -0.47 20.07 \
+        --path 16 20  20 20  20 16  20 12  16 12  12 12  12 16  8 16  8 20  4 20  0 20   # the maze's way round
 
 ``--critic`` names a trained run ``runs/agents/{critic}-{dataset}-s{seed}.pt`` of benchmarks/run_agent.py (a GCIVL
 or GCIQL agent: the class is read from the name's prefix).
@@ -32,6 +33,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--state", type=float, nargs=2, required=True, help="x y of the agent")
     parser.add_argument("--goal", type=float, nargs=2, required=True, help="x y of the goal")
+    parser.add_argument(
+        "--path",
+        type=float,
+        nargs="+",
+        help="x y pairs of waypoints (e.g. the maze's true path to the goal): prints V(waypoint, g*) and the steps "
+        "to g* it implies, log(1 + (1 - gamma) V) / log(gamma)",
+    )
     parser.add_argument("--agent-dir", type=Path, default=REPO_ROOT / "runs" / "agents")
     args = parser.parse_args(argv)
 
@@ -75,6 +83,16 @@ def main(argv: list[str] | None = None) -> None:
     print("V(s, g*) on the straight line from the state to the goal:")
     for point, value in zip(line, values, strict=True):
         print(f"  ({point[0]:6.2f}, {point[1]:6.2f}): {value:7.1f}")
+    if args.path:
+        if len(args.path) % 2:
+            parser.error("--path takes x y pairs")
+        waypoints = np.array(args.path, dtype=np.float32).reshape(-1, 2)
+        values = critic.value(waypoints, np.repeat(goal[None], len(waypoints), axis=0))
+        gamma = h_step.discount
+        steps = np.log(np.clip(1.0 + (1.0 - gamma) * values, 1e-12, None)) / np.log(gamma)
+        print("V(s, g*) and the implied steps to g* along --path:")
+        for point, value, step in zip(waypoints, values, steps, strict=True):
+            print(f"  ({point[0]:6.2f}, {point[1]:6.2f}): {value:7.1f}  ~{step:5.0f} steps")
 
 
 if __name__ == "__main__":
