@@ -38,6 +38,8 @@ TTT_RESULT_DIR = RESULT_DIR / "ttt"
 STARTS_ONLY_RESULT_DIR = RESULT_DIR / "ttt_starts_only"
 """GC-TTT results from before commit 1e4fd7c, when the wrapper fine-tuned on the start states of the selected
 sub-trajectories only (``subtrajectory_steps=1`` today); kept for the comparison section, out of the other tables."""
+H50_RESULT_DIR = RESULT_DIR / "ttt_h50"
+"""GC-TTT results with sub-trajectories but the old ``horizon_steps=50`` (critic-based selectors only)."""
 FINE_TUNE_DATA_HEADING = "## GC-TTT: what to fine-tune on (start states or whole sub-trajectories)"
 ABLATION_HEADING = "## GC-TTT: data-selection ablation on pointmaze-medium-navigate (paper's Figure 2, left)"
 K_SWEEP_HEADING = "## GC-TTT: TTT frequency K on pointmaze-medium-navigate (paper's Figure 2, middle)"
@@ -119,6 +121,8 @@ def load_results(configs: dict[tuple[str, str], dict[str, Any]]) -> dict[tuple[s
         if record.get("smoke") or not isinstance(config, dict) or "agent" not in config:
             continue  # smoke runs, and other benchmarks' results (ttt_cost.json, policy_cost.json)
         key = (record["config"]["env_name"], record["config"]["agent"])
+        if record["config"].get("name") != configs.get(key, {}).get("name"):
+            continue  # another run of the agent (e.g. gcivl125k-*, a GC-TTT critic), not a cell of this table
         if without_notes(record["config"]) != without_notes(configs.get(key, {})):
             print(f"skipping {path.name}: its config differs from benchmarks/configs/{record['name']}.json (stale)")
             continue
@@ -641,7 +645,10 @@ def render_table1(result_dir: Path = TTT_RESULT_DIR, config_dir: Path = TTT_CONF
 
 
 def render_fine_tune_data(
-    result_dir: Path = TTT_RESULT_DIR, archive_dir: Path = STARTS_ONLY_RESULT_DIR, config_dir: Path = TTT_CONFIG_DIR
+    result_dir: Path = TTT_RESULT_DIR,
+    archive_dir: Path = STARTS_ONLY_RESULT_DIR,
+    config_dir: Path = TTT_CONFIG_DIR,
+    h50_dir: Path = H50_RESULT_DIR,
 ) -> str | None:
     """Success with fine-tuning on start states only (archived results) against the sub-trajectories (current), per
     config that has archived results; None while no config has results in both."""
@@ -649,12 +656,14 @@ def render_fine_tune_data(
     for path in sorted(config_dir.glob("*.json")):
         config = json.loads(path.read_text())
         before, after = load_ttt_results(config, archive_dir), load_ttt_results(config, result_dir)
-        if not before:
+        h50 = load_ttt_results(config, h50_dir) if h50_dir.is_dir() else []
+        if not before and not h50:
             continue
-        all_records += before + after
+        all_records += before + after + h50
+        h50_cell = _seed_cell(h50, "success") if config["selector"].get("critic") is not None else "(no H)"
         rows.append(
-            f"| `{config['name']}` | {_seed_cell(before, 'success_without_ttt')} | {_seed_cell(before, 'success')} | "
-            f"{_seed_cell(after, 'success')} |"
+            f"| `{config['name']}` | {_seed_cell(before or after, 'success_without_ttt')} | "
+            f"{_seed_cell(before, 'success')} | {h50_cell} | {_seed_cell(after, 'success')} |"
         )
     if not any(load_ttt_results(json.loads(p.read_text()), result_dir) for p in sorted(config_dir.glob("*.json"))):
         return None
@@ -666,16 +675,18 @@ def render_fine_tune_data(
             "transitions within epsilon = 1.0 of the agent. With K = 100 the agent leaves that ball long before the "
             "next adaptation, and on the way it meets states the policy was not adapted to. Since then it fine-tunes "
             "on the states of the selected sub-trajectories (eq. 1 averages over D(s, g*), a set of "
-            "sub-trajectories): their first H = 200 steps with a critic, the whole way to g* for the critic-free "
+            "sub-trajectories): their first H steps with a critic, the whole way to g* for the critic-free "
             "selector, stopping before g* (`GoalRelatedSelector(subtrajectory_steps=None)`; `1` restores the old "
-            "behaviour). Same configs, agents, tasks and reset seeds; the start-state results are kept in "
-            "`benchmarks/results/ttt_starts_only/`, the others are the tables of this file. No TTT: the agent "
-            "without TTT in the start-state runs (the same agent and episodes as the later runs' no-TTT evaluation "
+            "behaviour). The H-step horizon was 50 at first and is 200 since commit e1ac182 (probes in docs/TTT.md, "
+            "\"What to fine-tune on\"). Same configs, agents, tasks and reset seeds; the start-state results are in "
+            "`benchmarks/results/ttt_starts_only/`, the H = 50 ones in `benchmarks/results/ttt_h50/`, the current "
+            "ones are the tables of this file. No TTT: the agent without TTT in the same runs (identical episodes "
             "from commit ac7ac15 on)."
         ),
         "",
-        "| config | no TTT | TTT, start states | TTT, sub-trajectories |",
-        "|---|---|---|---|",
+        "| config | no TTT | TTT, start states (H = 50) | TTT, sub-trajectories, H = 50 "
+        "| TTT, sub-trajectories, H = 200 (current) |",
+        "|---|---|---|---|---|",
         *rows,
         "",
         *_ttt_machine_lines([r for r in all_records if r]),
