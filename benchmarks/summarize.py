@@ -678,7 +678,7 @@ def render_fine_tune_data(
             "sub-trajectories): their first H steps with a critic, the whole way to g* for the critic-free "
             "selector, stopping before g* (`GoalRelatedSelector(subtrajectory_steps=None)`; `1` restores the old "
             "behaviour). The H-step horizon was 50 at first and is 200 since commit e1ac182 (probes in docs/TTT.md, "
-            "\"What to fine-tune on\"). Same configs, agents, tasks and reset seeds; the start-state results are in "
+            '"What to fine-tune on"). Same configs, agents, tasks and reset seeds; the start-state results are in '
             "`benchmarks/results/ttt_starts_only/`, the H = 50 ones in `benchmarks/results/ttt_h50/`, the current "
             "ones are the tables of this file. No TTT: the agent without TTT in the same runs (identical episodes "
             "from commit ac7ac15 on)."
