@@ -13,8 +13,10 @@ their sub-trajectories, i.e. where the selected data leads. The wrapper does not
 selector is wrapped here in a :class:`RecordingSelector` that keeps them.
 
 OGBench (1.2.2) draws the start and goal noise from the global ``np.random`` and the settling actions of ``reset``
-from the env's action space, neither of which ``reset(seed=...)`` seeds; this script seeds both with the reset seed so
-that the picture is reproducible. The benchmark runs do not, so this is not exactly one of their episodes.
+from the env's action space, neither of which ``reset(seed=...)`` seeds; this script seeds both with the reset seed,
+as the benchmark's evaluation does (``ttt_gym.goal_evaluation.seeded_reset``). The episode still differs from the
+benchmark's episode of the same reset seed: there the wrapper and the selector's subsampling generator have already
+served the earlier episodes.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from ttt_gym.selection import Selector
+from ttt_gym.selection import GoalRelatedSelector, Selector
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run_ttt import REPO_ROOT, agent_path, load_config
@@ -46,7 +48,9 @@ class Selection:
     state: np.ndarray
     """The agent's observation the selection was made for."""
     indices: np.ndarray
-    """Selected dataset transition indices."""
+    """Selected dataset transition indices: the states fine-tuned on."""
+    starts: np.ndarray
+    """Start indices of the selected sub-trajectories (the selected indices themselves for other selectors)."""
     relevant: int
     """Size of the relevant set (``selector.stats.last_relevant``)."""
 
@@ -66,9 +70,16 @@ class RecordingSelector:
         self.records: list[Selection] = []
 
     def select(self, state: np.ndarray, goal: np.ndarray) -> np.ndarray:
-        indices = np.asarray(self.selector.select(state, goal), dtype=np.int64)
+        if isinstance(self.selector, GoalRelatedSelector):
+            # select() in two parts, to keep the sub-trajectories' starts as well as the states fine-tuned on.
+            starts = self.selector.select_starts(state, goal)
+            indices = self.selector.subtrajectories(starts, goal)
+            self.stats.last_selected = len(indices)
+        else:
+            indices = np.asarray(self.selector.select(state, goal), dtype=np.int64)
+            starts = indices
         relevant = int(self.stats.last_relevant)
-        self.records.append(Selection(self.step, np.array(state, copy=True), indices.copy(), relevant))
+        self.records.append(Selection(self.step, np.array(state, copy=True), indices.copy(), starts.copy(), relevant))
         return indices
 
 
@@ -207,7 +218,7 @@ def plot(
         used = len(selection.indices) >= result.min_selected
         if len(selection.indices):
             # Where the selected data leads: the first horizon_steps of a few selected sub-trajectories.
-            shown = rng.choice(selection.indices, size=min(paths_per_adaptation, len(selection.indices)), replace=False)
+            shown = rng.choice(selection.starts, size=min(paths_per_adaptation, len(selection.starts)), replace=False)
             for start in shown:
                 stop = min(start + result.horizon_steps, last_row[start] + 1)
                 ax.plot(xy[start:stop, 0], xy[start:stop, 1], color=color, lw=0.6, alpha=0.45, zorder=2)
@@ -287,7 +298,8 @@ def main(argv: list[str] | None = None) -> None:
         note = "" if len(selection.indices) >= result.min_selected else " (too few: acted pretrained)"
         print(
             f"  adaptation {k} at step {selection.step:4d}, agent at ({x:5.1f}, {y:5.1f}): "
-            f"{len(selection.indices)} selected of {selection.relevant} relevant{note}"
+            f"{len(selection.starts)} sub-trajectories of {selection.relevant} relevant, {len(selection.indices)} "
+            f"states{note}"
         )
     kind = config["selector"]["kind"] + (
         f" + {config['selector']['critic']} critic" if config["selector"]["critic"] else ""
