@@ -123,7 +123,14 @@ def test_selection_holds_the_states_of_the_selected_sub_trajectories(dataset):
     goal = np.array([3.0, 0.0])
     # Starts 0 and 1 (see above); with H = 2 their sub-trajectories are rows 0-1 and 1-2, each transition once.
     gc_ttt = make_selector(
-        "gc-ttt", dataset, DistanceCritic(), horizon_steps=2, discount=GAMMA, epsilon=1.5, optimal_fraction=0.5
+        "gc-ttt",
+        dataset,
+        DistanceCritic(),
+        horizon_steps=2,
+        discount=GAMMA,
+        epsilon=1.5,
+        optimal_fraction=0.5,
+        best_cut_every=None,
     )
     np.testing.assert_array_equal(gc_ttt.select(np.zeros(2), goal), [0, 1, 2])
     assert gc_ttt.stats.last_subtrajectories == 2 and gc_ttt.stats.last_selected == 3
@@ -146,6 +153,37 @@ def test_selection_holds_the_states_of_the_selected_sub_trajectories(dataset):
     np.testing.assert_array_equal(critic_free.subtrajectories(np.array([6, 1, 0, 1]), goal), [0, 1, 2, 6, 7, 8, 9])
     with pytest.raises(ValueError, match="subtrajectory_steps"):
         GoalRelatedSelector(dataset, subtrajectory_steps=0)
+
+
+def test_best_cut_ends_a_sub_trajectory_at_its_best_checkpoint():
+    # One trajectory along x: 0, 1, ..., 5, then back 4, 3, 2, 1, 0 (it turns away from the goal after x = 5).
+    xs = [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 4.0, 3.0, 2.0, 1.0, 0.0]
+    terminals = np.zeros(len(xs), dtype=bool)
+    terminals[-1] = True
+    data = GoalDataset.from_arrays(
+        np.array([[x, 0.0] for x in xs], np.float32),
+        np.zeros((len(xs), 2), np.float32),
+        terminals,
+        goal_space=GoalSpace((0, 1), 2, TOLERANCE),
+    )
+    goal = np.array([5.5, 1.0])  # 1.1 from the closest state: no sub-trajectory reaches it
+
+    def critic(observations: np.ndarray, goals: np.ndarray) -> np.ndarray:  # 10 steps per unit of distance
+        return -10.0 * np.linalg.norm(observations[:, :2] - goals[:, :2], axis=1)
+
+    kwargs = dict(horizon_steps=10, discount=0.99, optimal_fraction=1.0, max_relevant=None)
+    cut = GoalRelatedSelector(data, critic, best_cut_every=1, **kwargs)
+    # The k-step return -(1 - 0.99^k) / 0.01 + 0.99^k V(s_k) from row 0 is best at k = 5 (x = 5): rows 0-4 kept.
+    np.testing.assert_array_equal(cut.subtrajectories(np.array([0]), goal), [0, 1, 2, 3, 4])
+    # Checkpoints every 2 steps, k in {0, 2, 4, 6, 8}: k = 4 (x = 4 on the way out) is the best of them.
+    every_2 = GoalRelatedSelector(data, critic, best_cut_every=2, **kwargs)
+    np.testing.assert_array_equal(every_2.subtrajectories(np.array([0]), goal), [0, 1, 2, 3])
+    # A start whose best checkpoint is itself keeps itself only; without the cut the whole window is kept.
+    np.testing.assert_array_equal(cut.subtrajectories(np.array([5]), goal), [5])
+    no_cut = GoalRelatedSelector(data, critic, best_cut_every=None, **kwargs)
+    np.testing.assert_array_equal(no_cut.subtrajectories(np.array([0]), goal), np.arange(10))
+    with pytest.raises(ValueError, match="best_cut_every"):
+        GoalRelatedSelector(data, critic, best_cut_every=0)
 
 
 def test_optimal_only_ablation_searches_the_whole_dataset(dataset):
@@ -290,7 +328,14 @@ def test_selection_matches_a_row_by_row_reference(optimality):
     )
     critic = DistanceCritic() if optimality == "h_step" else None
     selector = GoalRelatedSelector(
-        data, critic, optimality=optimality, epsilon=1.0, horizon_steps=8, max_relevant=None, optimal_fraction=0.3
+        data,
+        critic,
+        optimality=optimality,
+        epsilon=1.0,
+        horizon_steps=8,
+        max_relevant=None,
+        optimal_fraction=0.3,
+        best_cut_every=None,  # the cut has its own test
     )
     checked = 0
     for _ in range(12):

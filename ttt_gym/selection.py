@@ -190,6 +190,10 @@ class GoalRelatedSelector:
             in the ``epsilon`` ball around the agent, which it leaves long before the next adaptation
             (``docs/TTT.md``, "What to fine-tune on": on pointmaze-medium-navigate the critic-free success went
             from 0.19 with start states to 0.85 with the sub-trajectories up to g*).
+        best_cut_every: With a critic, cut each selected sub-trajectory that does not reach g* after its best
+            checkpoint: of ``k = 0, c, 2c, ...`` (``c = best_cut_every``) inside it, the one with the highest k-step
+            return ``-(1 - gamma^k) / (1 - gamma) + gamma^k V(s_{i+k}, g*)``. Data past the point where it stops
+            heading for g* (e.g. a stitch trajectory hovering at its own goal) is then left out. ``None``: no cut.
         max_relevant: Score at most this many relevant transitions, a uniform random subset, before the cut (None:
             all of them, as in the paper). The cut then keeps a uniform subsample of the same D(s, g*) with its
             threshold estimated from the subset; it bounds the critic calls per selection (a pointmaze-medium
@@ -221,6 +225,7 @@ class GoalRelatedSelector:
         optimal_fraction: float = 0.2,
         max_relevant: int | None = 4096,
         subtrajectory_steps: int | None = None,
+        best_cut_every: int | None = 25,
         success_tolerance: float | None = None,
         cache_goals: int = 16,
         seed: int = 0,
@@ -248,6 +253,8 @@ class GoalRelatedSelector:
             raise ValueError(f"max_relevant must be positive or None, got {max_relevant}")
         if subtrajectory_steps is not None and subtrajectory_steps < 1:
             raise ValueError(f"subtrajectory_steps must be positive or None, got {subtrajectory_steps}")
+        if best_cut_every is not None and best_cut_every < 1:
+            raise ValueError(f"best_cut_every must be positive or None, got {best_cut_every}")
 
         goal_space = dataset.goal_space
         default_tolerance = None if goal_space is None else goal_space.tolerance
@@ -275,6 +282,7 @@ class GoalRelatedSelector:
         self.optimal_fraction = float(optimal_fraction)
         self.max_relevant = max_relevant
         self.subtrajectory_steps = subtrajectory_steps
+        self.best_cut_every = best_cut_every
         self.rng = np.random.default_rng(seed)
         self.cache_goals = int(cache_goals)
         self.stats = SelectionStats()
@@ -337,7 +345,11 @@ class GoalRelatedSelector:
         has_next = position < len(success)
         first_success = np.full(len(starts), np.iinfo(np.int64).max, dtype=np.int64)
         first_success[has_next] = success.take(position[has_next])
+        reaches = first_success < stop
         stop = np.minimum(stop, np.maximum(first_success, starts + 1))  # a start at the goal keeps itself
+        if self.best_cut_every is not None and self.critic is not None and (~reaches).any():
+            cut = ~reaches
+            stop[cut] = self._best_cut(starts[cut], stop[cut], goal)
         # Union of the intervals [start, stop): merge the overlapping ones (starts are sorted), then list their rows.
         # Linear in the output, where np.unique over all rows of all sub-trajectories sorted up to 50x more.
         reach = np.maximum.accumulate(stop)
@@ -346,6 +358,25 @@ class GoalRelatedSelector:
         lengths = merged_stops - merged_starts
         offsets = np.arange(int(lengths.sum()), dtype=np.int64) - np.repeat(np.cumsum(lengths) - lengths, lengths)
         return np.repeat(merged_starts, lengths) + offsets
+
+    def _best_cut(self, starts: np.ndarray, stops: np.ndarray, goal: np.ndarray) -> np.ndarray:
+        """New exclusive stops: each sub-trajectory ends at its best checkpoint ``k`` (0 and multiples of
+        ``best_cut_every`` inside it), the one maximising the k-step return ``-(1 - gamma^k) / (1 - gamma) + gamma^k
+        V(s_{i+k}, g*)``; its states ``s_i .. s_{i+k-1}`` are kept (at least ``s_i``)."""
+        assert self.best_cut_every is not None
+        cache = self._goal_cache(goal)
+        lengths = stops - starts
+        offsets = np.arange(0, int(lengths.max()), self.best_cut_every, dtype=np.int64)
+        valid = offsets[None, :] < lengths[:, None]
+        rows = starts[:, None] + offsets[None, :]
+        gamma = self.discount
+        discounted = gamma ** offsets.astype(np.float64)
+        returns = np.full(rows.shape, -np.inf)
+        returns[valid] = -(1.0 - np.broadcast_to(discounted, rows.shape)[valid]) / (1.0 - gamma) + np.broadcast_to(
+            discounted, rows.shape
+        )[valid] * self._critic_values(cache, rows[valid])
+        best = offsets[np.argmax(returns, axis=1)]
+        return starts + np.maximum(best, 1)
 
     def relevant(self, state: np.ndarray) -> np.ndarray:
         """Sorted indices of the transitions relevant to ``state`` (eq. 2 or eq. 13)."""
