@@ -40,6 +40,8 @@ STARTS_ONLY_RESULT_DIR = RESULT_DIR / "ttt_starts_only"
 sub-trajectories only (``subtrajectory_steps=1`` today); kept for the comparison section, out of the other tables."""
 H50_RESULT_DIR = RESULT_DIR / "ttt_h50"
 """GC-TTT results with sub-trajectories but the old ``horizon_steps=50`` (critic-based selectors only)."""
+NOCUT_RESULT_DIR = RESULT_DIR / "ttt_h200_nocut"
+"""GC-TTT results with sub-trajectories, ``horizon_steps=200`` and no best-checkpoint cut (critic-based selectors)."""
 FINE_TUNE_DATA_HEADING = "## GC-TTT: what to fine-tune on (start states or whole sub-trajectories)"
 ABLATION_HEADING = "## GC-TTT: data-selection ablation on pointmaze-medium-navigate (paper's Figure 2, left)"
 K_SWEEP_HEADING = "## GC-TTT: TTT frequency K on pointmaze-medium-navigate (paper's Figure 2, middle)"
@@ -649,21 +651,25 @@ def render_fine_tune_data(
     archive_dir: Path = STARTS_ONLY_RESULT_DIR,
     config_dir: Path = TTT_CONFIG_DIR,
     h50_dir: Path = H50_RESULT_DIR,
+    nocut_dir: Path = NOCUT_RESULT_DIR,
 ) -> str | None:
-    """Success with fine-tuning on start states only (archived results) against the sub-trajectories (current), per
-    config that has archived results; None while no config has results in both."""
+    """Success of each selection generation (archived results) against the current one, per config with archived
+    results; None while no config has a current result."""
     rows, all_records = [], []
     for path in sorted(config_dir.glob("*.json")):
         config = json.loads(path.read_text())
         before, after = load_ttt_results(config, archive_dir), load_ttt_results(config, result_dir)
         h50 = load_ttt_results(config, h50_dir) if h50_dir.is_dir() else []
-        if not before and not h50:
+        nocut = load_ttt_results(config, nocut_dir) if nocut_dir.is_dir() else []
+        if not before and not h50 and not nocut:
             continue
-        all_records += before + after + h50
-        h50_cell = _seed_cell(h50, "success") if config["selector"].get("critic") is not None else "(no H)"
+        all_records += before + after + h50 + nocut
+        critic = config["selector"].get("critic") is not None
+        h50_cell = _seed_cell(h50, "success") if critic else "(no H)"
+        nocut_cell = _seed_cell(nocut, "success") if critic else "(no cut)"
         rows.append(
             f"| `{config['name']}` | {_seed_cell(before or after, 'success_without_ttt')} | "
-            f"{_seed_cell(before, 'success')} | {h50_cell} | {_seed_cell(after, 'success')} |"
+            f"{_seed_cell(before, 'success')} | {h50_cell} | {nocut_cell} | {_seed_cell(after, 'success')} |"
         )
     if not any(load_ttt_results(json.loads(p.read_text()), result_dir) for p in sorted(config_dir.glob("*.json"))):
         return None
@@ -677,16 +683,19 @@ def render_fine_tune_data(
             "on the states of the selected sub-trajectories (eq. 1 averages over D(s, g*), a set of "
             "sub-trajectories): their first H steps with a critic, the whole way to g* for the critic-free "
             "selector, stopping before g* (`GoalRelatedSelector(subtrajectory_steps=None)`; `1` restores the old "
-            "behaviour). The H-step horizon was 50 at first and is 200 since commit e1ac182 (probes in docs/TTT.md, "
-            '"What to fine-tune on"). Same configs, agents, tasks and reset seeds; the start-state results are in '
-            "`benchmarks/results/ttt_starts_only/`, the H = 50 ones in `benchmarks/results/ttt_h50/`, the current "
-            "ones are the tables of this file. No TTT: the agent without TTT in the same runs (identical episodes "
-            "from commit ac7ac15 on)."
+            "behaviour). The H-step horizon was 50 at first and is 200 since commit e1ac182. Since the next change, "
+            "a selected sub-trajectory that does not reach g* also ends at its best checkpoint (every 25 steps) by "
+            "the k-step return with the critic (`best_cut_every=25`): past that point the data stops heading for g*, "
+            'e.g. a stitch trajectory hovering at its own goal. Probes behind these choices: docs/TTT.md, "What to '
+            'fine-tune on". Same configs, agents, tasks and reset seeds; the earlier results are in '
+            "`benchmarks/results/ttt_starts_only/`, `ttt_h50/` and `ttt_h200_nocut/`, the current ones are the "
+            "tables of this file. No TTT: the agent without TTT in the same runs (identical episodes from commit "
+            "ac7ac15 on)."
         ),
         "",
         "| config | no TTT | TTT, start states (H = 50) | TTT, sub-trajectories, H = 50 "
-        "| TTT, sub-trajectories, H = 200 (current) |",
-        "|---|---|---|---|---|",
+        "| TTT, sub-trajectories, H = 200, no cut | TTT, sub-trajectories, H = 200, best cut (current) |",
+        "|---|---|---|---|---|---|",
         *rows,
         "",
         *_ttt_machine_lines([r for r in all_records if r]),

@@ -102,18 +102,19 @@ def test_fine_tune_data_section_compares_archived_start_state_runs_with_current_
     archive.mkdir()
     name = "gcbc-critic-free-pointmaze-medium-navigate"
     h50 = tmp_path / "h50"
-    assert summarize.render_fine_tune_data(current, archive, h50_dir=h50) is None  # nothing to compare
+    assert summarize.render_fine_tune_data(current, archive, h50_dir=h50, nocut_dir=h50) is None  # nothing to compare
     _write_result(archive, name, 0, "2026-11-22T02:00:00+00:00", [[1, 0], [0, 0]])
     _write_result(archive, name, 1, "2026-11-22T02:00:00+00:00", [[0, 0], [0, 0]])
-    assert summarize.render_fine_tune_data(current, archive, h50_dir=h50) is None  # no current result yet
+    # No current result yet:
+    assert summarize.render_fine_tune_data(current, archive, h50_dir=h50, nocut_dir=h50) is None
     _write_result(current, name, 0, "2026-11-22T04:00:00+00:00", [[1, 1], [1, 0]])
 
-    section = summarize.render_fine_tune_data(current, archive, h50_dir=h50)
+    section = summarize.render_fine_tune_data(current, archive, h50_dir=h50, nocut_dir=h50)
 
     assert section is not None and section.startswith(summarize.FINE_TUNE_DATA_HEADING + "\n")
     assert (
         f"| `{name}` | 0.00 ± 0.00 (s0 0.00, s1 0.00; 2 seeds) | 0.12 ± 0.12 (s0 0.25, s1 0.00; 2 seeds) "
-        "| (no H) | 0.75 (s0 0.75; 1 seed) |" in section
+        "| (no H) | (no cut) | 0.75 (s0 0.75; 1 seed) |" in section
     )
     # Configs without archived runs get no row.
     assert "gciql" not in section
