@@ -51,6 +51,8 @@ class Selection:
     """Selected dataset transition indices: the states fine-tuned on."""
     starts: np.ndarray
     """Start indices of the selected sub-trajectories (the selected indices themselves for other selectors)."""
+    stops: np.ndarray
+    """Their exclusive stops (``GoalRelatedSelector.subtrajectory_bounds``: cut at g* and at the best checkpoint)."""
     relevant: int
     """Size of the relevant set (``selector.stats.last_relevant``)."""
 
@@ -71,15 +73,21 @@ class RecordingSelector:
 
     def select(self, state: np.ndarray, goal: np.ndarray) -> np.ndarray:
         if isinstance(self.selector, GoalRelatedSelector):
-            # select() in two parts, to keep the sub-trajectories' starts as well as the states fine-tuned on.
-            starts = self.selector.select_starts(state, goal)
+            # select() in parts, to keep the sub-trajectories' bounds as well as the states fine-tuned on.
+            tic = time.perf_counter()
+            starts, stops = self.selector.subtrajectory_bounds(self.selector.select_starts(state, goal), goal)
             indices = self.selector.subtrajectories(starts, goal)
+            elapsed_ms = 1e3 * (time.perf_counter() - tic)
             self.stats.last_selected = len(indices)
+            self.stats.last_ms = elapsed_ms
+            self.stats.total_ms += elapsed_ms
         else:
             indices = np.asarray(self.selector.select(state, goal), dtype=np.int64)
-            starts = indices
+            starts, stops = indices, indices + 1
         relevant = int(self.stats.last_relevant)
-        self.records.append(Selection(self.step, np.array(state, copy=True), indices.copy(), starts.copy(), relevant))
+        self.records.append(
+            Selection(self.step, np.array(state, copy=True), indices.copy(), starts.copy(), stops.copy(), relevant)
+        )
         return indices
 
 
@@ -217,10 +225,15 @@ def plot(
         color = cmap(norm(k))
         used = len(selection.indices) >= result.min_selected
         if len(selection.indices):
-            # Where the selected data leads: the first horizon_steps of a few selected sub-trajectories.
-            shown = rng.choice(selection.starts, size=min(paths_per_adaptation, len(selection.starts)), replace=False)
-            for start in shown:
-                stop = min(start + result.horizon_steps, last_row[start] + 1)
+            # Where the selected data leads: a few selected sub-trajectories, drawn up to their stop (the next
+            # horizon_steps for other selectors).
+            shown = rng.choice(
+                len(selection.starts), size=min(paths_per_adaptation, len(selection.starts)), replace=False
+            )
+            for row in shown:
+                start = selection.starts[row]
+                stop = selection.stops[row] if selection.stops[row] > start + 1 else start + result.horizon_steps
+                stop = min(stop, last_row[start] + 1)
                 ax.plot(xy[start:stop, 0], xy[start:stop, 1], color=color, lw=0.6, alpha=0.45, zorder=2)
             ax.scatter(
                 xy[selection.indices, 0],
@@ -308,8 +321,8 @@ def main(argv: list[str] | None = None) -> None:
         f"{config['name']} (seed {args.seed})\n"
         f"task {args.task}, reset seed {result.reset_seed}: {'success' if result.success else 'failure'} after "
         f"{steps} steps; selector {kind}, K={config['ttt']['every']}, N={config['ttt']['steps']}\n"
-        f"dots: selected states; lines: their next {result.horizon_steps} steps (up to {args.paths_per_adaptation} "
-        "per adaptation); x: too few selected, not fine-tuned"
+        f"dots: selected states; lines: {args.paths_per_adaptation} of the selected sub-trajectories per adaptation; "
+        "x: too few selected, not fine-tuned"
     )
     plot(
         result,

@@ -655,10 +655,11 @@ def render_fine_tune_data(
 ) -> str | None:
     """Success of each selection generation (archived results) against the current one, per config with archived
     results; None while no config has a current result."""
-    rows, all_records = [], []
+    rows, all_records, any_current = [], [], False
     for path in sorted(config_dir.glob("*.json")):
         config = json.loads(path.read_text())
         before, after = load_ttt_results(config, archive_dir), load_ttt_results(config, result_dir)
+        any_current = any_current or bool(after)
         h50 = load_ttt_results(config, h50_dir) if h50_dir.is_dir() else []
         nocut = load_ttt_results(config, nocut_dir) if nocut_dir.is_dir() else []
         if not before and not h50 and not nocut:
@@ -668,10 +669,10 @@ def render_fine_tune_data(
         h50_cell = _seed_cell(h50, "success") if critic else "(no H)"
         nocut_cell = _seed_cell(nocut, "success") if critic else "(no cut)"
         rows.append(
-            f"| `{config['name']}` | {_seed_cell(before or after, 'success_without_ttt')} | "
+            f"| `{config['name']}` | {_seed_cell(after or before, 'success_without_ttt')} | "
             f"{_seed_cell(before, 'success')} | {h50_cell} | {nocut_cell} | {_seed_cell(after, 'success')} |"
         )
-    if not any(load_ttt_results(json.loads(p.read_text()), result_dir) for p in sorted(config_dir.glob("*.json"))):
+    if not rows or not any_current:
         return None
     lines = [
         FINE_TUNE_DATA_HEADING,
@@ -690,7 +691,7 @@ def render_fine_tune_data(
             'fine-tune on". Same configs, agents, tasks and reset seeds; the earlier results are in '
             "`benchmarks/results/ttt_starts_only/`, `ttt_h50/` and `ttt_h200_nocut/`, the current ones are the "
             "tables of this file. No TTT: the agent without TTT in the same runs (identical episodes from commit "
-            "ac7ac15 on)."
+            "ac7ac15 on), from the current runs where there are some."
         ),
         "",
         "| config | no TTT | TTT, start states (H = 50) | TTT, sub-trajectories, H = 50 "

@@ -182,6 +182,21 @@ def test_best_cut_ends_a_sub_trajectory_at_its_best_checkpoint():
     np.testing.assert_array_equal(cut.subtrajectories(np.array([5]), goal), [5])
     no_cut = GoalRelatedSelector(data, critic, best_cut_every=None, **kwargs)
     np.testing.assert_array_equal(no_cut.subtrajectories(np.array([0]), goal), np.arange(10))
+    # The cut belongs to the H-step selection: other optimality kinds keep their windows even with a critic.
+    relevant_only = GoalRelatedSelector(data, critic, optimality="none", best_cut_every=1, **kwargs)
+    np.testing.assert_array_equal(relevant_only.subtrajectories(np.array([0]), goal), np.arange(10))
+
+    # A NaN value (a broken critic) never wins the cut.
+    def nan_at_start(observations: np.ndarray, goals: np.ndarray) -> np.ndarray:
+        values = critic(observations, goals)
+        values[observations[:, 0] == 0.0] = np.nan
+        return values
+
+    with_nan = GoalRelatedSelector(data, nan_at_start, best_cut_every=1, **kwargs)
+    np.testing.assert_array_equal(with_nan.subtrajectories(np.array([0]), goal), [0, 1, 2, 3, 4])
+    starts, stops = cut.subtrajectory_bounds(np.array([5, 0, 5]), goal)
+    np.testing.assert_array_equal(starts, [0, 5])
+    np.testing.assert_array_equal(stops, [5, 6])
     with pytest.raises(ValueError, match="best_cut_every"):
         GoalRelatedSelector(data, critic, best_cut_every=0)
 

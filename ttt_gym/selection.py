@@ -20,9 +20,14 @@ which read literally keeps the best 80%. The text around it says the cut selects
 ablation (Insight 3) shows that relevant data with a weak optimality filter does not help, so we keep the *best*
 ``optimal_fraction = 0.2``: ``C`` is the ``1 - 0.2`` quantile. ``optimal_fraction=0.8`` gives the literal reading.
 
+The states fine-tuned on are each selected sub-trajectory's first ``H`` steps (critic-free: up to g*), stopping
+before g*; with a critic, one that does not reach g* also ends at its best k-step-return checkpoint
+(``best_cut_every``).
+
 Speed: relevance queries use the dataset sorted once along its first goal coordinate (a window by binary search,
 then exact distances inside it); per-goal work (the rows that reach g*) is cached for the episode, and the critic is
-called only on the end states of relevant sub-trajectories that do not reach g*, each at most once per goal.
+called only on the end states of relevant sub-trajectories that do not reach g* and on the checkpoints of the
+selected ones, each state at most once per goal.
 ``python -m ttt_gym.selection`` measures it (see ``docs/TTT.md``).
 """
 
@@ -191,9 +196,11 @@ class GoalRelatedSelector:
             (``docs/TTT.md``, "What to fine-tune on": on pointmaze-medium-navigate the critic-free success went
             from 0.19 with start states to 0.85 with the sub-trajectories up to g*).
         best_cut_every: With a critic, cut each selected sub-trajectory that does not reach g* after its best
-            checkpoint: of ``k = 0, c, 2c, ...`` (``c = best_cut_every``) inside it, the one with the highest k-step
-            return ``-(1 - gamma^k) / (1 - gamma) + gamma^k V(s_{i+k}, g*)``. Data past the point where it stops
-            heading for g* (e.g. a stitch trajectory hovering at its own goal) is then left out. ``None``: no cut.
+            checkpoint: of ``k = 0, c, 2c, ...`` (``c = best_cut_every``) below its length, the one with the highest
+            k-step return ``-(1 - gamma^k) / (1 - gamma) + gamma^k V(s_{i+k}, g*)``; the states ``s_i .. s_{i+k-1}``
+            are kept (at least ``s_i``; with H = 200 and c = 25, at most the first 175). Data past the point where it
+            stops heading for g* (e.g. a stitch trajectory hovering at its own goal) is then left out. Only with a
+            critic and ``"h_step"`` optimality; ``None``: no cut.
         max_relevant: Score at most this many relevant transitions, a uniform random subset, before the cut (None:
             all of them, as in the paper). The cut then keeps a uniform subsample of the same D(s, g*) with its
             threshold estimated from the subset; it bounds the critic calls per selection (a pointmaze-medium
@@ -329,14 +336,30 @@ class GoalRelatedSelector:
         return selected
 
     def subtrajectories(self, starts: np.ndarray, goal: np.ndarray) -> np.ndarray:
-        """Sorted, distinct indices of the first ``subtrajectory_steps`` transitions of the sub-trajectories starting
-        at ``starts``, each stopping before the first state at ``goal`` and at the end of its trajectory."""
-        starts = np.unique(np.asarray(starts, dtype=np.int64))  # sorted, as the interval merge below needs
+        """Sorted, distinct indices of the states of the sub-trajectories starting at ``starts``: the rows
+        ``[start, stop)`` of :meth:`subtrajectory_bounds`."""
+        starts, stop = self.subtrajectory_bounds(starts, goal)
+        if len(starts) == 0 or np.all(stop == starts + 1):
+            return starts
+        # Union of the intervals [start, stop): merge the overlapping ones (starts are sorted), then list their rows.
+        # Linear in the output, where np.unique over all rows of all sub-trajectories sorted up to 50x more.
+        reach = np.maximum.accumulate(stop)
+        begins = np.flatnonzero(np.r_[True, starts[1:] >= reach[:-1]])
+        merged_starts, merged_stops = starts[begins], np.maximum.reduceat(stop, begins)
+        lengths = merged_stops - merged_starts
+        offsets = np.arange(int(lengths.sum()), dtype=np.int64) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        return np.repeat(merged_starts, lengths) + offsets
+
+    def subtrajectory_bounds(self, starts: np.ndarray, goal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Sorted distinct ``starts`` and the exclusive ``stops`` of their sub-trajectories: the first
+        ``subtrajectory_steps`` transitions, stopping before the first state at ``goal`` and at the end of the
+        trajectory, and with a critic and H-step optimality at the best checkpoint (``best_cut_every``)."""
+        starts = np.unique(np.asarray(starts, dtype=np.int64))  # sorted, as the interval merge needs
         steps = self.subtrajectory_steps
         if steps is None and self.optimality != "monte_carlo":
             steps = self.horizon_steps
         if steps == 1 or len(starts) == 0:
-            return starts
+            return starts, starts + 1
         stop = self._last_row.take(starts) + 1  # exclusive
         if steps is not None:
             stop = np.minimum(stop, starts + steps)
@@ -347,17 +370,11 @@ class GoalRelatedSelector:
         first_success[has_next] = success.take(position[has_next])
         reaches = first_success < stop
         stop = np.minimum(stop, np.maximum(first_success, starts + 1))  # a start at the goal keeps itself
-        if self.best_cut_every is not None and self.critic is not None and (~reaches).any():
+        cuts = self.best_cut_every is not None and self.critic is not None and self.optimality == "h_step"
+        if cuts and (~reaches).any():
             cut = ~reaches
             stop[cut] = self._best_cut(starts[cut], stop[cut], goal)
-        # Union of the intervals [start, stop): merge the overlapping ones (starts are sorted), then list their rows.
-        # Linear in the output, where np.unique over all rows of all sub-trajectories sorted up to 50x more.
-        reach = np.maximum.accumulate(stop)
-        begins = np.flatnonzero(np.r_[True, starts[1:] >= reach[:-1]])
-        merged_starts, merged_stops = starts[begins], np.maximum.reduceat(stop, begins)
-        lengths = merged_stops - merged_starts
-        offsets = np.arange(int(lengths.sum()), dtype=np.int64) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-        return np.repeat(merged_starts, lengths) + offsets
+        return starts, stop
 
     def _best_cut(self, starts: np.ndarray, stops: np.ndarray, goal: np.ndarray) -> np.ndarray:
         """New exclusive stops: each sub-trajectory ends at its best checkpoint ``k`` (0 and multiples of
@@ -375,7 +392,7 @@ class GoalRelatedSelector:
         returns[valid] = -(1.0 - np.broadcast_to(discounted, rows.shape)[valid]) / (1.0 - gamma) + np.broadcast_to(
             discounted, rows.shape
         )[valid] * self._critic_values(cache, rows[valid])
-        best = offsets[np.argmax(returns, axis=1)]
+        best = offsets[np.argmax(np.nan_to_num(returns, nan=-np.inf), axis=1)]  # a NaN value never wins
         return starts + np.maximum(best, 1)
 
     def relevant(self, state: np.ndarray) -> np.ndarray:
@@ -454,7 +471,8 @@ class GoalRelatedSelector:
         return (
             f"GoalRelatedSelector(relevance={self.relevance!r}, optimality={self.optimality!r}, "
             f"epsilon={self.epsilon}, horizon_steps={self.horizon_steps}, optimal_fraction={self.optimal_fraction}, "
-            f"subtrajectory_steps={self.subtrajectory_steps})"
+            f"subtrajectory_steps={self.subtrajectory_steps}, best_cut_every={self.best_cut_every}, "
+            f"max_relevant={self.max_relevant}, discount={self.discount})"
         )
 
     # -- internals ----------------------------------------------------------------------------------------------------

@@ -295,7 +295,8 @@ class TestTimeTraining:
             the first step (the agents' loss computes its AWR weights there).
         device: Where the adapted copies live: ``"auto"`` (CUDA when available; an agent's own device), ``"cpu"``,
             ``"cuda"``...
-        min_selected: Fewer selected transitions than this: act with the pretrained weights (counted in
+        min_selected: Fewer selected transitions (rows, i.e. states of the selected sub-trajectories, not
+            sub-trajectories) than this: act with the pretrained weights (counted in
             ``stats.too_little_data``).
         flat_keys: Part order of a flat (Box) policy observation (:class:`GoalObservationAdapter`).
         env: Optional env or VecEnv to check against the policy's spaces at construction.
@@ -666,7 +667,9 @@ class TestTimeTraining:
         if self.steps == 0:
             return math.nan, math.nan
         prepare = getattr(self.loss, "prepare", None)
-        if callable(prepare):  # once per adaptation, e.g. AgentActorLoss's AWR weights from the frozen critics
+        # Once per adaptation, e.g. AgentActorLoss's AWR weights from the frozen critics; not when the selection holds
+        # more rows than the steps will draw (then the per-minibatch evaluation is the cheaper one).
+        if callable(prepare) and len(data) <= self.steps * self.batch_size:
             data = prepare(data)
         parameters = [p for p in _adapted_module(policy).parameters() if p.requires_grad]
         optimizer = torch.optim.Adam(parameters, lr=self.lr, **self._adam_kwargs())
