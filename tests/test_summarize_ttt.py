@@ -113,7 +113,7 @@ def test_fine_tune_data_section_compares_archived_start_state_runs_with_current_
 
     assert section is not None and section.startswith(summarize.FINE_TUNE_DATA_HEADING + "\n")
     assert (
-        f"| `{name}` | 0.00 ± 0.00 (s0 0.00, s1 0.00; 2 seeds) | 0.12 ± 0.12 (s0 0.25, s1 0.00; 2 seeds) "
+        f"| `{name}` | 0.00 (s0 0.00; 1 seed) | 0.12 ± 0.12 (s0 0.25, s1 0.00; 2 seeds) "
         "| (no H) | (no cut) | 0.75 (s0 0.75; 1 seed) |" in section
     )
     # Configs without archived runs get no row.

@@ -372,7 +372,7 @@ def test_frozen_critics_run_once_per_adaptation_not_per_step(kind, dataset):
         if name in agent.critics:
             agent.critics[name].register_forward_hook(lambda *_, name=name: calls.append(name))
     agent_loss = AgentActorLoss(agent)
-    options = {"selector": relevant_only(dataset), "every": 5, "steps": 6, "lr": 1e-2, "batch_size": 16}
+    options = {"selector": relevant_only(dataset), "every": 5, "steps": 6, "lr": 1e-2, "batch_size": 1024}
     runs = {
         "prepared": TestTimeTraining(agent, dataset, **options),  # the default loss: AgentActorLoss with prepare
         "per step": TestTimeTraining(agent, dataset, loss=lambda policy, batch: agent_loss(policy, batch), **options),
@@ -387,6 +387,13 @@ def test_frozen_critics_run_once_per_adaptation_not_per_step(kind, dataset):
         # Prepared: each critic once per chunk of the selection and adaptation; a plain callable: once per step.
         per_adaptation = math.ceil(ttt.stats.last_selected / PREPARE_CHUNK_SIZE) if name == "prepared" else 6
         assert sorted(calls) == sorted(critics * 2 * per_adaptation), name
+        assert ttt.stats.last_selected <= 6 * 1024  # else the wrapper skips prepare (below)
+    # A selection larger than the steps draw (6 x 4 rows here) is not prepared: the critics run per step instead.
+    calls.clear()
+    small = TestTimeTraining(agent, dataset, **{**options, "batch_size": 4})
+    obs, _ = env.reset(seed=0)
+    small.predict(obs, episode_start=np.array([True]), deterministic=True)
+    assert small.stats.last_selected > 6 * 4 and sorted(calls) == sorted(critics * 6)
     # The same fine-tuning either way (up to float rounding: the weights come from batches of other sizes).
     prepared, per_step = runs["prepared"], runs["per step"]
     assert prepared.stats.last_selected == per_step.stats.last_selected
