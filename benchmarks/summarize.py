@@ -428,12 +428,11 @@ def render_ablation(result_dir: Path = TTT_RESULT_DIR) -> str | None:
             'GCIVL critic (`"optimal-only"`, a random 4096 of the 1M transitions scored per adaptation), and both '
             f'(`"gc-ttt"`, the `{K_SWEEP_BASE}` row of the GC-TTT Table 1 section). GC-BC agent '
             "(`runs/agents/gcbc-pointmaze-medium-navigate-s{seed}.pt`), GCIVL critic of the same seed, K = 100, "
-            "N = 100, batch 256, lr 3e-4, 10 episodes per task. Each run also evaluates the agent without TTT with "
-            "the same tasks and reset seeds: runs from commit ac7ac15 on reset through "
-            "`ttt_gym.goal_evaluation.seeded_reset`, so the two evaluations see identical episodes; earlier runs (the "
-            "gc-ttt row's seed 0) drew OGBench's start and goal noise from the unseeded global `np.random`, so their "
-            "paired counts compare episodes with the same task and reset seed, not the same start. The paper's "
-            "ablation uses GC-IQL on the play datasets."
+            "N = 100, batch 256, lr 3e-4, 10 episodes per task, today's selection defaults (the states of the "
+            "selected sub-trajectories, H = 200, best-checkpoint cut; the random row does not select sub-trajectories "
+            "and is unchanged since commit 1e4fd7c). Each run also evaluates the agent without TTT on identical "
+            "episodes (`ttt_gym.goal_evaluation.seeded_reset`). The start-state generation of this ablation is in "
+            'the section "what to fine-tune on". The paper\'s ablation uses GC-IQL on the play datasets.'
         ),
         "",
         "```bash",
@@ -469,10 +468,10 @@ def render_k_sweep(result_dir: Path = TTT_RESULT_DIR) -> str | None:
             "GC-TTT (GC-BC agent, GCIVL critic, N = 100, batch 256, lr 3e-4, 10 episodes per task) adapting every K "
             f"steps: the config `{K_SWEEP_BASE}` (K = 100) and its copies "
             "`gcbc-gc-ttt-gcivl-k{K}-pointmaze-medium-navigate`, which differ only in `ttt.every`. Every K uses the "
-            "same tasks and reset seeds, and the no-TTT column is the same agent evaluated again in each run: with "
-            "`seeded_reset` (commit ac7ac15 on) those are identical episodes; the K = 100 row's seed 0 ran before, "
-            "with OGBench's unseeded start and goal noise. The paper's Figure 2 (middle) uses GC-IQL on the play "
-            "datasets. "
+            "same tasks and reset seeds, and the no-TTT column is the same agent evaluated again in each run on "
+            "identical episodes (`seeded_reset`). Today's selection defaults (sub-trajectories, H = 200, "
+            'best-checkpoint cut); the start-state generation is in the section "what to fine-tune on". The '
+            "paper's Figure 2 (middle) uses GC-IQL on the play datasets. "
             "`benchmarks/plot_k_sweep.py` draws docs/images/gc_ttt_success_vs_k.png from these results."
         ),
         "",
