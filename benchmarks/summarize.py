@@ -423,9 +423,10 @@ def render_ablation(result_dir: Path = TTT_RESULT_DIR) -> str | None:
         "",
         *_paragraph(
             "Which data GC-TTT fine-tunes on (Insight 3 of the GC-TTT paper): uniformly random transitions "
-            '(`make_selector("random")`, 4096 per adaptation), every transition within epsilon = 1.0 of the agent '
-            '(`"relevant-only"`), the best 20% by H-step return towards the goal over the whole dataset with the '
-            'GCIVL critic (`"optimal-only"`, a random 4096 of the 1M transitions scored per adaptation), and both '
+            '(`make_selector("random")`, 4096 per adaptation), the sub-trajectories (200 steps) that start within '
+            'epsilon = 1.0 of the agent (`"relevant-only"`), the best 20% by H-step return towards the goal over the '
+            'whole dataset with the GCIVL critic (`"optimal-only"`, a random 4096 of the 1M transitions scored per '
+            "adaptation, cut at their best checkpoints), and both "
             f'(`"gc-ttt"`, the `{K_SWEEP_BASE}` row of the GC-TTT Table 1 section). GC-BC agent '
             "(`runs/agents/gcbc-pointmaze-medium-navigate-s{seed}.pt`), GCIVL critic of the same seed, K = 100, "
             "N = 100, batch 256, lr 3e-4, 10 episodes per task, today's selection defaults (the states of the "
