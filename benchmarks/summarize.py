@@ -752,7 +752,7 @@ def render_flop_matched(result_dir: Path = FLOP_MATCHED_DIR, ttt_result_dir: Pat
         return None
     base_record = json.loads(base.read_text()) if base.exists() else None
     base_text = (
-        f"{base_record['success']:.2f} over {len(base_record['successes'])} episodes" if base_record else "not run"
+        f"{base_record['success']:.2f} over {int(np.size(base_record['successes']))} episodes" if base_record else "not run"
     )
     out = [
         FLOP_MATCHED_HEADING,
@@ -765,7 +765,8 @@ def render_flop_matched(result_dir: Path = FLOP_MATCHED_DIR, ttt_result_dir: Pat
             "GC-BC agents are trained exactly like the 256x256 one (125k steps, batch 256, 1 thread, seed 0, "
             "configs in `benchmarks/configs/flop_matched/`) and evaluated without TTT with `run_agent.py` (50 "
             "episodes per task); the GC-TTT column is the seed-0 K-sweep result on the 256x256 agent (GCIVL "
-            f"critic, 10 episodes per task). The 256x256 GC-BC without TTT: {base_text}. Seed 0 only."
+            "critic, 10 episodes per task, today's selection defaults). The 256x256 GC-BC without TTT: "
+            f"{base_text}. Seed 0 only. The FLOP-matched width for K = 100 would be 677 (not trained)."
         ),
         "",
         "```bash",
