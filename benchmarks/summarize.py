@@ -751,9 +751,9 @@ def render_flop_matched(result_dir: Path = FLOP_MATCHED_DIR, ttt_result_dir: Pat
     if not any(path.exists() for path in result_dir.glob("*-s0.json")):
         return None
     base_record = json.loads(base.read_text()) if base.exists() else None
-    base_text = (
-        f"{base_record['success']:.2f} over {int(np.size(base_record['successes']))} episodes" if base_record else "not run"
-    )
+    base_text = "not run"
+    if base_record:
+        base_text = f"{base_record['success']:.2f} over {int(np.size(base_record['successes']))} episodes"
     out = [
         FLOP_MATCHED_HEADING,
         "",
