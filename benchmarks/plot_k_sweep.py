@@ -86,7 +86,7 @@ def plot(results: dict[int, list[dict[str, Any]]], output: Path, *, base: str) -
     ax.set_ylim(-0.03, 1.03)
     episodes = sorted({r["ttt"]["episodes"] for rs in found.values() for r in rs})
     ax.set_ylabel(f"success rate ({'/'.join(map(str, episodes))} episodes per run)")
-    ax.legend(fontsize=8, loc="upper right")
+    ax.legend(fontsize=8, loc="center left")
     ax.set_title(f"{base} with ttt.every = K\n(GC-BC, GCIVL critic, N=100, batch 256, lr 3e-4)", fontsize=9)
     ax_cost.set_ylabel("TTT seconds per 1000 env steps")
     ax_cost.set_title("cost (1 torch thread, shared 2-core CPU)", fontsize=9)
