@@ -33,7 +33,7 @@ import numpy as np
 from ttt_gym.selection import GoalRelatedSelector, Selector
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run_ttt import REPO_ROOT, agent_path, load_config
+from run_ttt import REPO_ROOT, load_agent_and_critic, load_config
 
 DEFAULT_CONFIG = REPO_ROOT / "benchmarks" / "configs" / "ttt" / "gcbc-gc-ttt-gcivl-pointmaze-medium-navigate.json"
 DEFAULT_OUTPUT = REPO_ROOT / "docs" / "images" / "gc_ttt_selection.png"
@@ -116,25 +116,15 @@ def run_episode(
     import torch
 
     torch.set_num_threads(int(config["torch_threads"]))
-    from ttt_gym.agents import GCBC, GCIQL, GCIVL
     from ttt_gym.data import GoalDataset
     from ttt_gym.goal_evaluation import make_goal_env
     from ttt_gym.selection import make_selector
     from ttt_gym.wrapper import TestTimeTraining
     from ttt_gym.wrappers import GoalObservation
 
-    agent_classes = {"gcbc": GCBC, "gcivl": GCIVL, "gciql": GCIQL}
     env_name = config["env_name"]
     dataset = GoalDataset.from_name(env_name)
-    path = agent_path(agent_dir, config["agent"], env_name, seed)
-    agent = agent_classes[config["agent"]].load(path, dataset)
-    critic_name = config["selector"].get("critic")
-    critic = None
-    if critic_name == "own":
-        critic = agent.value  # type: ignore[attr-defined]  # load_config allows "own" for critic agents only
-    elif critic_name is not None:
-        critic_agent = agent_classes[critic_name].load(agent_path(agent_dir, critic_name, env_name, seed), dataset)
-        critic = critic_agent.value  # type: ignore[attr-defined]
+    agent, _, critic, _ = load_agent_and_critic(config, seed, agent_dir, dataset)  # as run_ttt.py does
     selector = make_selector(config["selector"]["kind"], dataset, critic, **config["selector"].get("kwargs", {}))
     recorder = RecordingSelector(selector)
     ttt = TestTimeTraining(agent, dataset, selector=recorder, seed=seed, **config["ttt"])

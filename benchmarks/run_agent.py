@@ -33,13 +33,19 @@ AGENT_NAMES = ("gcbc", "gcivl", "gciql")
 REQUIRED_KEYS = ("name", "agent", "env_name", "train_steps", "agent_overrides", "eval", "torch_threads")
 
 
-def load_config(path: Path) -> dict[str, Any]:
-    """Read and check a benchmark config (see ``benchmarks/configs/*.json``)."""
+def read_config(path: Path, required: tuple[str, ...], kind: str) -> dict[str, Any]:
+    """The JSON config at ``path``; a ValueError naming the missing keys unless it has all of ``required``."""
     with open(path) as f:
         config = json.load(f)
-    missing = [key for key in REQUIRED_KEYS if key not in config]
+    missing = [key for key in required if key not in config]
     if missing:
-        raise ValueError(f"{path}: missing key(s) {missing}; a benchmark config needs {list(REQUIRED_KEYS)}.")
+        raise ValueError(f"{path}: missing key(s) {missing}; {kind} needs {list(required)}.")
+    return config
+
+
+def load_config(path: Path) -> dict[str, Any]:
+    """Read and check a benchmark config (see ``benchmarks/configs/*.json``)."""
+    config = read_config(path, REQUIRED_KEYS, "a benchmark config")
     if config["agent"] not in AGENT_NAMES:
         raise ValueError(f"{path}: agent must be one of {AGENT_NAMES}, got {config['agent']!r}.")
     if path.stem != config["name"]:

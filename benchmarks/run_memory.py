@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run_agent import run_record
+from run_agent import read_config, run_record
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULT_DIR = REPO_ROOT / "benchmarks" / "results" / "memory"
@@ -40,11 +40,7 @@ def load_config(path: Path) -> dict[str, Any]:
     """Read and check a memory benchmark config."""
     from ttt_gym.trainers.cli import POLICY_CHOICES
 
-    with open(path) as f:
-        config = json.load(f)
-    missing = [key for key in REQUIRED_KEYS if key not in config]
-    if missing:
-        raise ValueError(f"{path}: missing key(s) {missing}; a memory benchmark config needs {list(REQUIRED_KEYS)}.")
+    config = read_config(path, REQUIRED_KEYS, "a memory benchmark config")
     if path.stem != config["name"]:
         raise ValueError(f"{path}: the file name must be the config's name ({config['name']!r}.json).")
     if config["trainer"] not in ("bc", "dagger"):

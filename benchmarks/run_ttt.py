@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run_agent import AGENT_NAMES, run_record
+from run_agent import AGENT_NAMES, read_config, run_record
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 REQUIRED_KEYS = ("name", "agent", "env_name", "selector", "ttt", "eval", "torch_threads")
@@ -55,11 +55,7 @@ SELECTOR_KINDS = tuple(CRITIC_USE)
 
 def load_config(path: Path) -> dict[str, Any]:
     """Read and check a GC-TTT benchmark config (see ``benchmarks/configs/ttt/*.json``)."""
-    with open(path) as f:
-        config = json.load(f)
-    missing = [key for key in REQUIRED_KEYS if key not in config]
-    if missing:
-        raise ValueError(f"{path}: missing key(s) {missing}; a GC-TTT config needs {list(REQUIRED_KEYS)}.")
+    config = read_config(path, REQUIRED_KEYS, "a GC-TTT config")
     if config["agent"] not in AGENT_NAMES:
         raise ValueError(f"{path}: agent must be one of {AGENT_NAMES}, got {config['agent']!r}.")
     kind, critic = config["selector"].get("kind"), config["selector"].get("critic")
@@ -148,18 +144,39 @@ def _evaluation_record(result: Any, seconds: float) -> dict[str, Any]:
     }
 
 
+def load_agent_and_critic(
+    config: dict[str, Any], seed: int, agent_dir: Path, dataset: Any
+) -> tuple[Any, Path, Any, Path | None]:
+    """The config's trained agent and the critic its selector uses: ``(agent, agent_path, critic, critic_path)``.
+
+    ``agent_run`` / ``selector.critic_run`` pick another trained run of the agent / critic (a config name prefix such
+    as ``"gciqlawr"`` or ``"gcivl125k"``); ``selector.critic`` ``"own"`` is the agent's ``value``, None no critic.
+    """
+    from ttt_gym.agents import GCBC, GCIQL, GCIVL
+
+    agent_classes = {"gcbc": GCBC, "gcivl": GCIVL, "gciql": GCIQL}
+    env_name = config["env_name"]
+    path = agent_path(agent_dir, config.get("agent_run", config["agent"]), env_name, seed)
+    agent = agent_classes[config["agent"]].load(path, dataset)
+    critic_name = config["selector"].get("critic")
+    if critic_name == "own":
+        return agent, path, agent.value, path
+    if critic_name is None:
+        return agent, path, None, None
+    critic_path = agent_path(agent_dir, config["selector"].get("critic_run", critic_name), env_name, seed)
+    return agent, path, agent_classes[critic_name].load(critic_path, dataset).value, critic_path
+
+
 def run(config: dict[str, Any], seed: int, *, smoke: bool, agent_dir: Path, baseline: bool) -> dict[str, Any]:
     """Load, wrap and evaluate one agent with GC-TTT (and without); return the result record."""
     import torch
 
     torch.set_num_threads(int(config["torch_threads"]))
-    from ttt_gym.agents import GCBC, GCIQL, GCIVL
     from ttt_gym.data import GoalDataset
     from ttt_gym.goal_evaluation import evaluate_goal_policy
     from ttt_gym.selection import make_selector
     from ttt_gym.wrapper import TestTimeTraining
 
-    agent_classes = {"gcbc": GCBC, "gcivl": GCIVL, "gciql": GCIQL}
     name, env_name = config["name"], config["env_name"]
     run_name = f"{name}-s{seed}" + ("-smoke" if smoke else "")
     started = dt.datetime.now(dt.timezone.utc)
@@ -167,19 +184,7 @@ def run(config: dict[str, Any], seed: int, *, smoke: bool, agent_dir: Path, base
 
     tic = time.perf_counter()
     dataset = GoalDataset.from_name(env_name)
-    path = agent_path(agent_dir, config.get("agent_run", config["agent"]), env_name, seed)
-    agent = agent_classes[config["agent"]].load(path, dataset)
-    critic_name = config["selector"].get("critic")
-    critic_path = None
-    if critic_name == "own":
-        critic = agent.value
-        critic_path = path
-    elif critic_name is not None:
-        # selector.critic_run: which trained run of that agent (a config name prefix such as "gcivl125k").
-        critic_path = agent_path(agent_dir, config["selector"].get("critic_run", critic_name), env_name, seed)
-        critic = agent_classes[critic_name].load(critic_path, dataset).value
-    else:
-        critic = None
+    agent, path, critic, critic_path = load_agent_and_critic(config, seed, agent_dir, dataset)
     selector = make_selector(config["selector"]["kind"], dataset, critic, **config["selector"].get("kwargs", {}))
     ttt_kwargs = dict(config["ttt"])
     ttt = TestTimeTraining(agent, dataset, selector=selector, seed=seed, **ttt_kwargs)

@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run_agent import git_commit, machine_info
+from run_agent import git_commit, machine_info, read_config
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = REPO_ROOT / "benchmarks" / "configs" / "ttt_cost.json"
@@ -57,11 +57,7 @@ AGENTS = ("gcbc", "gcivl")
 
 def load_config(path: Path) -> dict[str, Any]:
     """Read and check the cost config (see ``benchmarks/configs/ttt_cost.json``)."""
-    with open(path) as f:
-        config = json.load(f)
-    missing = [key for key in REQUIRED_KEYS if key not in config]
-    if missing:
-        raise ValueError(f"{path}: missing key(s) {missing}; the cost config needs {list(REQUIRED_KEYS)}.")
+    config = read_config(path, REQUIRED_KEYS, "the cost config")
     for method in config["methods"]:
         if method.get("agent") not in AGENTS:
             raise ValueError(f"{path}: method {method.get('name')!r}: agent must be one of {AGENTS}.")
