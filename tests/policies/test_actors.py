@@ -132,6 +132,49 @@ def test_step_form_matches_sequence_form_exactly_in_float64(actor_name: str, act
     torch.testing.assert_close(step_params(actor, observations, actions, starts), sequence, rtol=0, atol=1e-9)
 
 
+def test_step_form_matches_sequence_form_on_perturbed_and_trained_actors(
+    actor_name: str, action_kind: str, tmp_path: Path
+) -> None:
+    # A fresh actor has symmetric parameters (e.g. TTT-E2E's per-tensor inner step sizes are all equal), which hides
+    # a step form that pairs parameters differently from the sequence form. Check after perturbing every parameter,
+    # after a few real training steps, and after a save / load round trip.
+    actor = make_tiny(actor_name, action_kind).double()
+    with torch.no_grad():
+        g = torch.Generator().manual_seed(11)
+        for parameter in actor.parameters():
+            parameter.add_(0.3 * torch.randn(parameter.shape, generator=g, dtype=parameter.dtype))
+    observations, actions = random_trajectories(actor, 3, 26, seed=12, dtype=torch.float64)
+    starts = torch.zeros(3, 26, dtype=torch.bool)
+    starts[1, 10] = True
+    optimizer = torch.optim.Adam(actor.parameters(), lr=0.05)
+    for _ in range(3):
+        loss, _ = actor.loss(observations, actions)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    actor.save(tmp_path / "actor.pt")
+    for candidate in (actor, load_actor(tmp_path / "actor.pt").double()):
+        with torch.no_grad():
+            sequence = candidate.forward_sequence(observations, starts, candidate.shift_actions(actions)).params
+        torch.testing.assert_close(step_params(candidate, observations, actions, starts), sequence, rtol=0, atol=1e-9)
+
+
+def test_ttt_e2e_step_form_uses_each_tensors_own_inner_step_size() -> None:
+    # Unequal inner step sizes: every pairing of the four rates with the four fast tensors gives other actions.
+    actor = make_tiny("ttt_e2e").double()
+    with torch.no_grad():
+        actor.log_inner_lr.copy_(torch.tensor([1.0, -1.0, 0.5, -2.0], dtype=torch.float64))
+    observations, actions = random_trajectories(actor, 2, 17, seed=13, dtype=torch.float64)
+    starts = torch.zeros(2, 17, dtype=torch.bool)
+    with torch.no_grad():
+        sequence = actor.forward_sequence(observations, starts, actor.shift_actions(actions)).params
+        step = step_params(actor, observations, actions, starts)
+        torch.testing.assert_close(step, sequence, rtol=0, atol=1e-9)
+        actor.log_inner_lr.copy_(actor.log_inner_lr.flip(0))
+        swapped = step_params(actor, observations, actions, starts)
+    assert (swapped[:, 4:] - step[:, 4:]).abs().max() > 1e-3  # the rates matter after the first inner update
+
+
 def test_padding_does_not_change_valid_steps(actor_name: str) -> None:
     actor = make_tiny(actor_name)
     observations, actions = random_trajectories(actor, 2, 12, seed=7)

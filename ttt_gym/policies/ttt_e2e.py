@@ -46,7 +46,11 @@ from ttt_gym.policies.base import (
 )
 from ttt_gym.policies.transformer import CausalTransformer
 
-_FAST = ("w1", "b1", "w2", "b2")
+# The fast tensors in the one order every code path uses: ``log_inner_lr[i]`` is the step size of ``_FAST[i]``. It is
+# the key order of ``fast_init`` (an ``nn.ParameterDict`` built from a dict sorts its keys), which is the order actors
+# were trained with; the step form once iterated ``("w1", "b1", "w2", "b2")`` and so paired trained step sizes with
+# the wrong tensors.
+_FAST = ("b1", "b2", "w1", "w2")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -226,8 +230,8 @@ class TTTE2EActor(SequenceActor):
                 grads = tuple(g * factor.view(-1, *(1,) * (g.dim() - 1)) for g in grads)
             lrs = self.log_inner_lr.exp()
             new_fast = {}
-            for i, (name, grad) in enumerate(zip(leaves, grads, strict=True)):
-                step = lrs[i] * keep.view(-1, *(1,) * (grad.dim() - 1)) * grad
+            for name, grad in zip(leaves, grads, strict=True):
+                step = lrs[_FAST.index(name)] * keep.view(-1, *(1,) * (grad.dim() - 1)) * grad
                 new_fast[name] = (leaves[name] if differentiable else fast[name]) - step
         if not differentiable:
             new_fast = {name: w.detach() for name, w in new_fast.items()}
@@ -245,7 +249,7 @@ class TTTE2EActor(SequenceActor):
         hidden = self.prefix_norm(self.prefix(embeddings))
         targets = F.pad(self._targets(embeddings[:, 1:]), (0, 0, 0, 1))
         pairs = F.pad(valid[:, :-1] & valid[:, 1:], (0, 1))
-        fast = {name: w.expand(batch, *w.shape) for name, w in self.fast_init.items()}
+        fast = {name: self.fast_init[name].expand(batch, *self.fast_init[name].shape) for name in _FAST}
         norm_sum = inputs.new_zeros(batch)
         features, squared_errors, norms, skips = [], [], [], []
         n_chunks = math.ceil(length / m)
@@ -280,7 +284,8 @@ class TTTE2EActor(SequenceActor):
 
     def _memory_state(self, n_envs: int) -> State:
         state = self.prefix.empty_cache(n_envs, self.device, self.dtype)
-        for name, w in self.fast_init.items():
+        for name in _FAST:
+            w = self.fast_init[name]
             state[f"fast_{name}"] = w.detach().expand(n_envs, *w.shape).clone()
         shape = (n_envs, self.config.chunk_size, self.config.embed_dim)
         state["chunk_hidden"] = torch.zeros(shape, device=self.device, dtype=self.dtype)
