@@ -46,7 +46,7 @@ def load_config(path: Path) -> dict[str, Any]:
     if config["trainer"] not in ("bc", "dagger"):
         raise ValueError(f"{path}: trainer must be 'bc' or 'dagger', got {config['trainer']!r}.")
     if config.get("demonstrations", "expert") not in ("expert", "demonstrator"):
-        raise ValueError(f"{path}: demonstrations must be 'expert' or 'demonstrator' (BC only).")
+        raise ValueError(f"{path}: demonstrations must be 'expert' or 'demonstrator' (BC data or DAgger labels).")
     unknown = sorted(set(config["policies"]) - set(POLICY_CHOICES))
     if unknown:
         raise ValueError(f"{path}: unknown policies {unknown}; choose from {sorted(POLICY_CHOICES)}.")
@@ -75,9 +75,14 @@ def run(config: dict[str, Any], policy: str, seed: int, *, eval_episodes: int) -
     tic = time.perf_counter()
     kwargs = dict(config["trainer_kwargs"])
     if config["trainer"] == "dagger":
+        from ttt_envs.experts import make_demonstrator
+
+        # The labeller: the privileged expert (default) or the human-like demonstrator, told what was executed.
+        labeller = make_demonstrator(env_id, rng=seed) if config.get("demonstrations") == "demonstrator" else None
         actor = train_dagger(
             env_id,
             actor_name,
+            expert=labeller,
             seed=seed,
             actor_kwargs=actor_kwargs,
             env_kwargs=env_kwargs,

@@ -66,6 +66,11 @@ class Demonstrator(ABC):
     It has SB3's recurrent ``predict`` signature: ``state`` is a list with one memory object per env,
     threaded by the caller (``evaluate_policy`` does this), and reset where ``episode_start`` is true.
 
+    ``predict`` assumes that the actions it returns are the ones executed. To label the states another policy
+    visits (DAgger), call :meth:`record_actions` with the executed actions after each ``predict``, as with
+    ``SequenceActor.record_actions``: the next memory update then uses the executed action and the observation
+    it led to. Recording the demonstrator's own actions changes nothing.
+
     Args:
         observation_space: the env's (partial) observation space.
         action_space: the env's action space.
@@ -89,7 +94,19 @@ class Demonstrator(ABC):
 
     @abstractmethod
     def act(self, obs: np.ndarray, memory: Any) -> tuple[int, Any]:
-        """Choose an action for one observation and return it with the updated memory."""
+        """Choose an action for one observation and return it with the updated memory.
+
+        The returned memory assumes the chosen action is executed (``act`` ends with ``record_action`` of it).
+        """
+
+    @abstractmethod
+    def record_action(self, memory: Any, action: int) -> Any:
+        """Return ``memory`` as if ``action`` had been executed at the step that produced it.
+
+        ``memory`` is what ``act`` just returned. Must not draw from ``self.rng`` (so that relabelling keeps the
+        demonstrator's random stream), and recording the action ``act`` chose must leave the memory as it was.
+        A demonstrator whose memory does not depend on its own actions returns ``memory`` unchanged.
+        """
 
     def predict(
         self,
@@ -118,3 +135,39 @@ class Demonstrator(ABC):
                 memories[i] = self.initial_memory()
             actions[i], memories[i] = self.act(batch[i], memories[i])
         return (actions[0] if single else actions), memories
+
+    def record_actions(self, state: list[Any], actions: np.ndarray) -> list[Any]:
+        """Tell each env's memory which action was executed at the step just predicted.
+
+        Mirrors ``SequenceActor.record_actions``, so a rollout loop treats learner and demonstrator alike::
+
+            labels, state = demonstrator.predict(obs, state, episode_start)
+            executed = np.where(use_expert, labels, learner_actions)
+            state = demonstrator.record_actions(state, executed)
+
+        Args:
+            state: the memories returned by the last ``predict``.
+            actions: the executed actions, one per env (a scalar after an un-batched ``predict``).
+
+        Returns:
+            The updated memories; memories may be updated in place, so keep using the returned list.
+        """
+        if state is None:
+            raise ValueError(
+                f"{type(self).__name__}.record_actions got state=None: pass the state returned by predict()."
+            )
+        memories = list(state)
+        executed = np.asarray(actions).reshape(-1)
+        if executed.shape[0] != len(memories):
+            raise ValueError(
+                f"{type(self).__name__}.record_actions: got {executed.shape[0]} actions for {len(memories)} memories; "
+                "pass one executed action per env of the last predict()."
+            )
+        for i, action in enumerate(executed):
+            if not self.action_space.contains(action):
+                raise ValueError(
+                    f"{type(self).__name__}.record_actions: action {action!r} is not in the action space "
+                    f"{self.action_space}."
+                )
+            memories[i] = self.record_action(memories[i], int(action))
+        return memories

@@ -49,12 +49,17 @@ class DeadReckoningMemory:
         search: cells still to visit around ``coin`` after arriving there without collecting it.
         searching: whether the search around ``coin`` has been planned (an empty ``search`` then means it
             was exhausted).
+        position_before_move: the estimate before the last move; ``record_action`` dead-reckons the executed
+            move from it. None before the first glimpse.
+        move_counted: whether the last move is counted (False when the demonstrator lost count of it).
     """
 
     position: Cell | None = None
     coin: Cell | None = None
     search: tuple[Cell, ...] = ()
     searching: bool = False
+    position_before_move: Cell | None = None
+    move_counted: bool = True
 
 
 def search_cells(centre: Cell, grid_size: int, radius: int = SEARCH_RADIUS) -> tuple[Cell, ...]:
@@ -129,9 +134,16 @@ class CoinSearchDemonstrator(Demonstrator):
             action = int(self.rng.integers(len(MOVES)))
         else:
             action = greedy_move(position, target)
-        if self.rng.random() >= self.miscount_prob:
-            memory = replace(memory, position=self._clamped(position, action))
-        return action, memory
+        counted = self.rng.random() >= self.miscount_prob
+        memory = replace(memory, position_before_move=position, move_counted=counted)
+        return action, self.record_action(memory, action)
+
+    def record_action(self, memory: DeadReckoningMemory, action: int) -> DeadReckoningMemory:
+        """Dead-reckon the executed move from the position before it (unless that move was miscounted)."""
+        if memory.position_before_move is None:
+            return memory  # no glimpse yet: there is no position to move
+        position = memory.position_before_move
+        return replace(memory, position=self._clamped(position, action) if memory.move_counted else position)
 
     def _clamped(self, position: Cell, action: int) -> Cell:
         last = self.grid_size - 1

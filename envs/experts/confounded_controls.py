@@ -85,6 +85,10 @@ class FrameEstimate:
     previous_obs: tuple[float, ...] | None = None
     previous_action: int = -1
     repeat_count: int = 0
+    # ``previous_action`` and ``repeat_count`` before the last press: record_action recounts the streak from them
+    # when the executed command differs from the one the demonstrator chose.
+    action_before_previous: int = -1
+    repeat_count_before_previous: int = 0
     fit_sums: tuple[tuple[float, float], tuple[float, float]] = ((0.0, 0.0), (0.0, 0.0))
     probed_axes: frozenset[int] = frozenset()
     curl_numerator: float = 0.0
@@ -159,14 +163,18 @@ class ConfoundedControlsDemonstrator(Demonstrator):
             )
         if self.slip_prob > 0 and self.rng.random() < self.slip_prob:
             action = int(self.rng.integers(N_COMMANDS))
-        repeat_count = memory.repeat_count + 1 if action == memory.previous_action else 0
         memory = replace(
             memory,
             previous_obs=tuple(float(v) for v in obs),
-            previous_action=action,
-            repeat_count=repeat_count,
+            action_before_previous=memory.previous_action,
+            repeat_count_before_previous=memory.repeat_count,
         )
-        return action, memory
+        return action, self.record_action(memory, action)
+
+    def record_action(self, memory: FrameEstimate, action: int) -> FrameEstimate:
+        """Learn the frame from the executed press next step: it is the command (and repeat count) that moved it."""
+        repeats = memory.repeat_count_before_previous + 1 if action == memory.action_before_previous else 0
+        return replace(memory, previous_action=action, repeat_count=repeats)
 
     @staticmethod
     def _learn_from_last_move(obs: np.ndarray, memory: FrameEstimate) -> FrameEstimate:

@@ -142,6 +142,10 @@ class CartPoleDemonstrator(Demonstrator):
             action = 1 - action
         return action, np.array(obs, dtype=np.float32)
 
+    def record_action(self, memory: np.ndarray | None, action: int) -> np.ndarray | None:
+        """No-op: the memory is the last observation only; the velocities come from observations, not pushes."""
+        return memory
+
 
 class AcrobotDemonstrator(Demonstrator):
     """Swings the acrobot up by energy pumping on the angular velocity estimated from the last step.
@@ -184,6 +188,10 @@ class AcrobotDemonstrator(Demonstrator):
         if self.rng.random() < self.slip_probability:
             torque = 0
         return torque + 1, angles  # actions 0, 1, 2 are torques -1, 0, +1
+
+    def record_action(self, memory: np.ndarray | None, action: int) -> np.ndarray | None:
+        """No-op: the memory is the last angles only; the velocity comes from observations, not torques."""
+        return memory
 
 
 def _wrap_angle(angle: float) -> float:

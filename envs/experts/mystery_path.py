@@ -81,6 +81,7 @@ class ExplorerMemory:
     safe_cells: set[Cell] = field(default_factory=set)
     #: (cell, action) pairs that made it fall off.
     bad_moves: set[tuple[Cell, int]] = field(default_factory=set)
+    #: Where it stood at the last step and the move executed there: a fall on the next observation is blamed on them.
     last_cell: Cell | None = None
     last_action: int | None = None
 
@@ -145,8 +146,13 @@ class MysteryPathDemonstrator(Demonstrator):
         memory.safe_cells.add(cell)
 
         action = self._decide(cell, goal, memory)
-        memory.last_cell, memory.last_action = cell, action
-        return action, memory
+        memory.last_cell = cell
+        return action, self.record_action(memory, action)
+
+    def record_action(self, memory: ExplorerMemory, action: int) -> ExplorerMemory:
+        """Blame a fall on the next observation on the executed move from ``last_cell``, not on the proposal."""
+        memory.last_action = action
+        return memory
 
     def _decide(self, cell: Cell, goal: Cell, memory: ExplorerMemory) -> int:
         moves = self._untried_moves(cell, memory)

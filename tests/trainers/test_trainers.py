@@ -14,6 +14,7 @@ from ttt_envs.experts import make_expert
 from ttt_gym.evaluation import evaluate_success
 from ttt_gym.policies import GRUActor, load_actor, make_actor
 from ttt_gym.trainers import (
+    SegmentSampler,
     build_actor,
     collate_segments,
     collect_demonstrations,
@@ -24,6 +25,7 @@ from ttt_gym.trainers import (
     train_dagger,
     trajectories_to_segments,
 )
+from ttt_gym.trainers.bc import BestCheckpoint
 from ttt_gym.trainers.cli import add_train_commands
 
 CARTPOLE = "ttt_gym/MaskedCartPole-v1"
@@ -127,17 +129,19 @@ def test_segments_and_padding(demos: list[TrajectoryWithRew]) -> None:
         trajectories_to_segments(demos, chunk_len=0)
 
 
-@pytest.mark.parametrize("chunk_len", [None, 25])
-def test_bc_reduces_the_loss(demos: list[TrajectoryWithRew], chunk_len: int | None) -> None:
+@pytest.mark.parametrize("window", [None, 25])
+def test_bc_reduces_the_loss(demos: list[TrajectoryWithRew], window: int | None) -> None:
     before = sequence_bc_loss(_gru(), demos)
     actor = train_bc(
         CARTPOLE,
         "gru",
         demos,
-        n_epochs=60,
-        chunk_len=chunk_len,
+        n_batches=60,
+        window=window,
+        burn_in=10 if window else 0,
         batch_size=4,
         lr=3e-3,
+        validation_episodes=0,
         actor_kwargs=TINY_GRU,
         progress_bar=False,
     )
@@ -146,7 +150,7 @@ def test_bc_reduces_the_loss(demos: list[TrajectoryWithRew], chunk_len: int | No
 
 
 def test_bc_accepts_a_class_or_an_actor_and_is_seeded(demos: list[TrajectoryWithRew]) -> None:
-    kwargs: dict[str, Any] = {"n_epochs": 2, "batch_size": 4, "progress_bar": False}
+    kwargs: dict[str, Any] = {"n_batches": 2, "batch_size": 4, "validation_episodes": 0, "progress_bar": False}
     first = train_bc(CARTPOLE, GRUActor, demos, actor_kwargs=TINY_GRU, **kwargs)
     second = train_bc(CARTPOLE, "gru", demos, actor_kwargs=TINY_GRU, **kwargs)
     for a, b in zip(first.parameters(), second.parameters(), strict=True):
@@ -155,10 +159,32 @@ def test_bc_accepts_a_class_or_an_actor_and_is_seeded(demos: list[TrajectoryWith
     assert train_bc(CARTPOLE, actor, demos, **kwargs) is actor
     with pytest.raises(ValueError, match="Unknown actor"):
         train_bc(CARTPOLE, "lstm", demos, **kwargs)
+    with pytest.raises(ValueError, match="exactly one of n_batches and n_epochs"):
+        train_bc(CARTPOLE, "gru", demos, n_epochs=2, validation_episodes=0)
+
+
+@pytest.mark.parametrize("spellings", [("ttt-linear", "ttt_linear"), ("transformer-ctx1", "Transformer_CTX1")])
+def test_actor_names_accept_dashes_and_underscores(demos: list[TrajectoryWithRew], spellings) -> None:
+    kwargs: dict[str, Any] = {"n_batches": 1, "batch_size": 2, "validation_episodes": 0, "progress_bar": False}
+    first, second = (train_bc(CARTPOLE, name, demos, actor_kwargs={"embed_dim": 16}, **kwargs) for name in spellings)
+    assert type(first) is type(second) and first.config == second.config
+    for a, b in zip(first.parameters(), second.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    if "ctx1" in spellings[0]:
+        assert first.config.context == 1  # type: ignore[attr-defined]
 
 
 def test_trained_actor_saves_and_loads(demos: list[TrajectoryWithRew], tmp_path) -> None:
-    actor = train_bc(CARTPOLE, "gru", demos, n_epochs=2, batch_size=4, actor_kwargs=TINY_GRU, progress_bar=False)
+    actor = train_bc(
+        CARTPOLE,
+        "gru",
+        demos,
+        n_batches=2,
+        batch_size=4,
+        validation_episodes=0,
+        actor_kwargs=TINY_GRU,
+        progress_bar=False,
+    )
     actor.save(tmp_path / "gru.pt")
     loaded = load_actor(tmp_path / "gru.pt")
     assert sequence_bc_loss(loaded, demos) == sequence_bc_loss(actor, demos)
@@ -174,10 +200,11 @@ def test_short_dagger_gru_beats_the_memoryless_mlp(tmp_path) -> None:
     common: dict[str, Any] = dict(
         total_timesteps=3000,
         seed=0,
-        n_demo_episodes=5,
-        n_epochs=30,
-        n_epochs_per_round=10,
-        round_min_timesteps=500,
+        n_demo_episodes=8,
+        round_timesteps=500,
+        gradient_steps_per_step=0.1,
+        n_envs=8,
+        validation_episodes=8,
         env_kwargs=SHORT,
         progress_bar=False,
     )
@@ -217,8 +244,10 @@ def test_train_memory_command(tmp_path, capsys) -> None:
             "100",
             "--demo-episodes",
             "2",
-            "--epochs",
-            "1",
+            "--labeller",
+            "demonstrator",
+            "--validation-episodes",
+            "2",
             "--max-episode-steps",
             "40",
             "--output",
@@ -253,7 +282,8 @@ def test_lockstep_evaluation_equals_one_at_a_time() -> None:
         CARTPOLE,
         "gru",
         collect_demonstrations(CARTPOLE, min_episodes=4, seed=0, env_kwargs=SHORT),
-        n_epochs=3,
+        n_batches=10,
+        validation_episodes=0,
         seed=0,
         actor_kwargs=TINY_GRU,
         env_kwargs=SHORT,
@@ -268,8 +298,9 @@ def test_lockstep_evaluation_equals_one_at_a_time() -> None:
         evaluate_success("random", CARTPOLE, 2, n_envs=2)
 
 
-def test_demonstrator_demonstrations_and_its_dagger_misuse() -> None:
-    """A human-like demonstrator (partial observation, own memory) records demos; it cannot label a mixture."""
+def test_demonstrator_demonstrations_and_relabelling_of_learner_states() -> None:
+    """A human-like demonstrator (partial observation, own memory) records demos and labels a DAgger mixture: its
+    labels are what it would say had it walked the visited states with the executed actions."""
     from ttt_envs.experts import make_demonstrator
 
     env_id = "ttt_gym/MysteryPath-v0"
@@ -278,9 +309,136 @@ def test_demonstrator_demonstrations_and_its_dagger_misuse() -> None:
     assert np.mean([bool(t.infos[-1]["success"]) for t in demos]) > 0.5  # it finds the hidden path most times
     for t in demos:
         np.testing.assert_array_equal(executed_actions(t), t.acts)
-    with pytest.raises(ValueError, match="privileged expert"):
-        collect_rollouts(env_id, make_demonstrator(env_id, rng=0), _gru_for(env_id), beta=0.5, seed=0)
+    mixed = collect_rollouts(env_id, make_demonstrator(env_id, rng=1), _gru_for(env_id), beta=0.5, seed=0)
+    (episode,) = mixed
+    executed = executed_actions(episode)
+    assert 0 < np.mean(executed != episode.acts)  # the learner's own moves were executed at some steps
+    replay = make_demonstrator(env_id, rng=1)
+    memory, labels = None, []
+    for t, action in enumerate(executed):
+        label, memory = replay.predict(episode.obs[t][None], memory, np.array([t == 0]))
+        memory = replay.record_actions(memory, action[None])
+        labels.append(label[0])
+    np.testing.assert_array_equal(np.asarray(labels), episode.acts)
 
 
 def _gru_for(env_id: str) -> GRUActor:
     return build_actor("gru", env_id, seed=0, actor_kwargs=TINY_GRU)  # type: ignore[return-value]
+
+
+def test_window_sampler_scores_every_step_equally_and_burns_in(demos: list[TrajectoryWithRew]) -> None:
+    segments = trajectories_to_segments(demos)
+    sampler = SegmentSampler(segments, batch_size=64, rng=np.random.default_rng(0), window=10, burn_in=4)
+    scored = 0
+    for _ in range(40):
+        batch = sampler.sample()
+        assert batch.mask.shape[1] <= 14 and batch.loss_mask.sum(1).max() <= 10
+        assert bool((batch.loss_mask <= batch.mask).all())
+        burn = (batch.mask & ~batch.loss_mask).sum(1)
+        assert burn.max() <= 4 and bool((batch.loss_mask.sum(1) > 0).all())
+        scored += batch.n_steps
+    # the expected scored steps per batch is what the sampler reports (used to plan training)
+    assert scored / 40 == pytest.approx(sampler.steps_per_batch, rel=0.1)
+    whole = SegmentSampler(segments, batch_size=2, rng=np.random.default_rng(0))
+    # whole episodes: an epoch (two batches of the four episodes) uses every step exactly once
+    assert whole.sample().n_steps + whole.sample().n_steps == sum(len(s) for s in segments)
+
+
+def test_dagger_training_cost_is_linear_in_the_steps_collected(tmp_path) -> None:
+    """Adam steps = gradient_steps_per_step x steps collected (demonstrations included), not epochs x aggregate."""
+    import csv
+
+    from stable_baselines3.common.logger import configure
+
+    rows = {}
+    for total in (600, 1800):
+        folder = tmp_path / str(total)
+        train_dagger(
+            CARTPOLE,
+            "mlp",
+            total,
+            seed=0,
+            n_demo_episodes=2,
+            round_timesteps=300,
+            gradient_steps_per_step=0.05,
+            n_envs=3,
+            validation_episodes=0,
+            actor_kwargs=TINY_MLP,
+            env_kwargs=SHORT,
+            progress_bar=False,
+            logger=configure(str(folder), ["csv"]),
+        )
+        rounds = [r for r in csv.DictReader((folder / "progress.csv").open()) if r.get("dagger/round")]
+        demo_steps = int(rounds[0]["dagger/round_timesteps"])
+        collected = int(rounds[-1]["dagger/total_timesteps"])
+        batches = int(rounds[-1]["dagger/batches"])
+        per_round = [int(r["dagger/round_timesteps"]) for r in rounds[1:]]
+        assert all(steps % 1 == 0 and steps >= 1 for steps in per_round)
+        expected = np.ceil(0.05 * demo_steps) + sum(np.ceil(0.05 * s) for s in per_round)
+        assert batches == expected, (batches, expected)
+        rows[total] = (collected, batches)
+    (c1, b1), (c2, b2) = rows[600], rows[1800]
+    assert c2 >= 3 * 600 and b2 - b1 == pytest.approx(0.05 * (c2 - c1), abs=len(rows) * 10)
+
+
+def test_best_checkpoint_restores_the_validation_best_weights(monkeypatch) -> None:
+    import ttt_gym.evaluation
+    from ttt_gym.evaluation import EvaluationResult
+
+    scores = iter([0.2, 0.8, 0.5])
+
+    def scripted(*args: Any, **kwargs: Any) -> EvaluationResult:
+        success = next(scores)
+        return EvaluationResult(np.array([success]), np.array([success]), np.array([1]), 1.0)
+
+    monkeypatch.setattr(ttt_gym.evaluation, "evaluate_success", scripted)
+    actor = _gru()
+    best = BestCheckpoint(actor, CARTPOLE, n_episodes=5, seed=0, n_envs=5)
+    snapshots = []
+    for step in range(3):
+        with torch.no_grad():
+            for parameter in actor.parameters():
+                parameter.add_(1.0)
+        snapshots.append({k: v.clone() for k, v in actor.state_dict().items()})
+        best(step)
+    best.restore()
+    assert best.best_step == 1
+    for key, value in actor.state_dict().items():
+        torch.testing.assert_close(value, snapshots[1][key], rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("name", ["ttt-linear", "ttt-e2e"])
+def test_trainers_fit_the_ttt_actors(demos: list[TrajectoryWithRew], name: str, tmp_path) -> None:
+    config = {"embed_dim": 16, "num_layers": 1, "num_heads": 2}
+    before = sequence_bc_loss(build_actor(name, CARTPOLE, seed=0, actor_kwargs=config), demos)
+    actor = train_bc(
+        CARTPOLE,
+        name,
+        demos,
+        n_batches=40,
+        batch_size=4,
+        lr=3e-3,
+        validation_episodes=2,
+        validate_every=20,
+        actor_kwargs=config,
+        env_kwargs=SHORT,
+        progress_bar=False,
+    )
+    assert sequence_bc_loss(actor, demos) < 0.8 * before
+    dagger = train_dagger(
+        CARTPOLE,
+        name,
+        300,
+        seed=0,
+        n_demo_episodes=3,
+        round_timesteps=150,
+        gradient_steps_per_step=0.05,
+        n_envs=3,
+        validation_episodes=3,
+        actor_kwargs=config,
+        env_kwargs=SHORT,
+        progress_bar=False,
+    )
+    dagger.save(tmp_path / "actor.pt")
+    assert type(load_actor(tmp_path / "actor.pt")) is type(actor)
+    assert evaluate_success(dagger, CARTPOLE, 3, seed=5, env_kwargs=SHORT, n_envs=3).mean_return > 0

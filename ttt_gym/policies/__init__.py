@@ -24,18 +24,39 @@ ACTORS: dict[str, type[SequenceActor]] = {
     "ttt_linear": TTTLinearActor,
     "ttt_e2e": TTTE2EActor,
 }
-"""Short names of the actors, for configs and the command line."""
+"""Short names of the actors, for configs and the command line (``-`` and ``_`` are interchangeable)."""
+
+ACTOR_PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
+    "transformer_ctx1": ("transformer", {"context": 1}),
+}
+"""Named variants: preset name -> (:data:`ACTORS` key, config overrides). The blog's ctx=1 baseline is one."""
+
+
+def actor_names() -> list[str]:
+    """Every name :func:`resolve_actor` accepts, in the spelling the command line shows (``ttt-linear``)."""
+    return [name.replace("_", "-") for name in (*ACTORS, *ACTOR_PRESETS)]
+
+
+def resolve_actor(name: str) -> tuple[type[SequenceActor], dict[str, Any]]:
+    """An actor name (``"ttt-linear"``, ``"ttt_linear"``, ``"transformer-ctx1"``...) -> (class, config overrides)."""
+    key = name.strip().lower().replace("-", "_")
+    if key in ACTORS:
+        return ACTORS[key], {}
+    if key in ACTOR_PRESETS:
+        base, overrides = ACTOR_PRESETS[key]
+        return ACTORS[base], dict(overrides)
+    raise ValueError(f"Unknown actor {name!r}; choose one of {actor_names()} or pass an actor class.")
 
 
 def make_actor(name: str, observation_space: spaces.Space, action_space: spaces.Space, **config: Any) -> SequenceActor:
-    """Build an actor by short name (a key of :data:`ACTORS`)."""
-    if name not in ACTORS:
-        raise ValueError(f"Unknown actor {name!r}; choose one of {sorted(ACTORS)}.")
-    return ACTORS[name](observation_space, action_space, **config)
+    """Build an actor by name (see :func:`resolve_actor`); ``config`` overrides the preset's fields."""
+    actor_cls, preset = resolve_actor(name)
+    return actor_cls(observation_space, action_space, **{**preset, **config})
 
 
 __all__ = [
     "ACTORS",
+    "ACTOR_PRESETS",
     "ActorConfig",
     "GRUActor",
     "GRUActorConfig",
@@ -50,6 +71,8 @@ __all__ = [
     "TTTLinearActorConfig",
     "TransformerActor",
     "TransformerActorConfig",
+    "actor_names",
     "load_actor",
     "make_actor",
+    "resolve_actor",
 ]

@@ -465,8 +465,12 @@ class SequenceActor(nn.Module, ABC):
         mask: torch.Tensor | None = None,
         episode_starts: torch.Tensor | None = None,
         previous_actions: torch.Tensor | None = None,
+        loss_mask: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, dict[str, float]]:
         """Behaviour-cloning loss on whole trajectories: mean NLL over valid steps plus the actor's auxiliary loss.
+
+        ``loss_mask`` (``[B, T]`` bool, default: ``mask``) picks the steps whose NLL counts: a window's burn-in steps
+        are valid (they build up the memory) but not scored.
 
         Returns:
             The scalar loss to backpropagate and a dict of floats for logging (``nll``, ``aux_loss``,
@@ -482,6 +486,8 @@ class SequenceActor(nn.Module, ABC):
             if mask is None
             else torch.as_tensor(mask, device=log_prob.device).to(log_prob.dtype)
         )
+        if loss_mask is not None:
+            weights = weights * torch.as_tensor(loss_mask, device=log_prob.device).to(log_prob.dtype)
         n_valid = weights.sum().clamp_min(1.0)
         nll = -(log_prob * weights).sum() / n_valid
         loss = nll + self.aux_loss_weight * out.aux_loss

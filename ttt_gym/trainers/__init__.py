@@ -10,6 +10,7 @@ from __future__ import annotations
 from ttt_gym.trainers.bc import ActorSpec, build_actor, sequence_bc_loss, train_bc
 from ttt_gym.trainers.dagger import train_dagger
 from ttt_gym.trainers.data import (
+    SegmentSampler,
     SequenceBatch,
     SequenceSegment,
     collate_segments,
@@ -21,6 +22,7 @@ from ttt_gym.trainers.data import (
 
 __all__ = [
     "ActorSpec",
+    "SegmentSampler",
     "SequenceBatch",
     "SequenceSegment",
     "build_actor",

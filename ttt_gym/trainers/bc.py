@@ -1,12 +1,14 @@
-"""Sequence behaviour cloning: whole trajectories (or chunks) of ``imitation`` data, padded and masked.
+"""Sequence behaviour cloning: whole episodes (or windows with burn-in) of ``imitation`` data, padded and masked.
 
 ``imitation``'s BC flattens trajectories into independent transitions, which leaves a sequence actor nothing to
-remember. Here every batch row is an episode (or a chunk of one) and the loss is the actor's own
-``SequenceActor.loss``: mean NLL over the valid steps with the executed actions as previous-action inputs.
+remember. Here every batch row is an episode (or a window of one) and the loss is the actor's own
+``SequenceActor.loss``: mean NLL over the scored steps with the executed actions as previous-action inputs. Training
+runs a fixed number of Adam steps on a cosine schedule, scores checkpoints on validation episodes and returns the best.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,10 +19,27 @@ from imitation.data.types import Trajectory
 from stable_baselines3.common.logger import Logger
 from tqdm.auto import tqdm
 
-from ttt_gym.policies import ACTORS, SequenceActor
-from ttt_gym.trainers.data import SequenceSegment, collate_segments, trajectories_to_segments
+from ttt_gym.policies import SequenceActor, resolve_actor
+from ttt_gym.trainers.data import (
+    VALIDATION_SEEDS_START,
+    SegmentSampler,
+    collate_segments,
+    trajectories_to_segments,
+)
 
-__all__ = ["ActorSpec", "build_actor", "fit_sequence_bc", "null_logger", "sequence_bc_loss", "train_bc"]
+__all__ = [
+    "ActorSpec",
+    "BestCheckpoint",
+    "build_actor",
+    "fit_sequence_bc",
+    "make_scheduler",
+    "null_logger",
+    "sequence_bc_loss",
+    "train_bc",
+]
+
+DEFAULT_BC_BATCHES = 2_000
+"""Adam steps of :func:`train_bc` by default (the recipe behind the memory-env table; see docs/TRAINING.md)."""
 
 ActorSpec = str | type[SequenceActor] | SequenceActor
 """What the trainers accept as the policy: a :data:`~ttt_gym.policies.ACTORS` key, an actor class, or an actor
@@ -41,16 +60,15 @@ def build_actor(
         if actor_kwargs:
             raise ValueError("actor_kwargs configure a new actor; an existing actor was given.")
         return actor
+    preset: dict[str, Any] = {}
     if isinstance(actor, str):
-        if actor not in ACTORS:
-            raise ValueError(f"Unknown actor {actor!r}; choose one of {sorted(ACTORS)} or pass an actor class.")
-        actor_cls = ACTORS[actor]
+        actor_cls, preset = resolve_actor(actor)
     elif isinstance(actor, type) and issubclass(actor, SequenceActor):
         actor_cls = actor
     else:
         raise TypeError(f"Expected an actor name, a SequenceActor class or a SequenceActor, got {actor!r}.")
     env = gym.make(env_id, **env_kwargs)
-    config = {"seed": seed, **(actor_kwargs or {})}
+    config = {"seed": seed, **preset, **(actor_kwargs or {})}
     built = actor_cls(env.observation_space, env.action_space, **config)
     env.close()
     return built
@@ -73,58 +91,135 @@ def sequence_bc_loss(
     return total / max(steps, 1)
 
 
+LR_SCHEDULES = ("cosine", "constant")
+
+
+def make_scheduler(
+    optimizer: torch.optim.Optimizer, schedule: str, total_batches: int
+) -> torch.optim.lr_scheduler.LRScheduler:
+    """``"cosine"``: from the optimizer's lr down to a tenth of it over ``total_batches`` (then flat); or constant."""
+    if schedule not in LR_SCHEDULES:
+        raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {schedule!r}.")
+    total = max(int(total_batches), 1)
+
+    def factor(step: int) -> float:
+        if schedule == "constant":
+            return 1.0
+        progress = min(step / total, 1.0)
+        return 0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
 def fit_sequence_bc(
     actor: SequenceActor,
-    segments: Sequence[SequenceSegment],
+    sampler: SegmentSampler,
     *,
-    n_epochs: int,
-    batch_size: int,
+    n_batches: int,
     optimizer: torch.optim.Optimizer,
-    rng: np.random.Generator,
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
     max_grad_norm: float | None = 1.0,
     logger: Logger | None = None,
     log_prefix: str = "bc",
     step_offset: int = 0,
+    log_interval: int = 100,
     progress_bar: bool = False,
 ) -> int:
-    """``n_epochs`` passes over shuffled segments, one Adam step per batch; returns the number of batches run.
+    """``n_batches`` Adam steps on batches from ``sampler``; returns ``n_batches``.
 
-    Logs the epoch means of the loss and of the actor's loss info under ``{log_prefix}/`` and dumps the logger
-    once per epoch (step = batches run so far, plus ``step_offset``).
+    Logs the means of the loss and of the actor's loss info under ``{log_prefix}/`` every ``log_interval`` batches
+    (step = batches run so far plus ``step_offset``).
     """
-    if not segments:
-        raise ValueError("No training data: every trajectory was empty.")
-    if batch_size < 1 or n_epochs < 0:
-        raise ValueError(f"batch_size must be >= 1 and n_epochs >= 0, got {batch_size} and {n_epochs}.")
+    if n_batches < 0:
+        raise ValueError(f"n_batches must be >= 0, got {n_batches}.")
     logger = logger or null_logger()
-    n_batches_per_epoch = (len(segments) + batch_size - 1) // batch_size
-    batches = 0
+    sums: dict[str, float] = {}
+    since_log = 0
     actor.train()
-    with tqdm(total=n_epochs * n_batches_per_epoch, desc=log_prefix, disable=not progress_bar, leave=False) as bar:
-        for epoch in range(n_epochs):
-            order = rng.permutation(len(segments))
-            sums: dict[str, float] = {}
-            for begin in range(0, len(order), batch_size):
-                batch = collate_segments([segments[i] for i in order[begin : begin + batch_size]], actor.device)
-                loss, info = actor.loss(
-                    batch.observations, batch.labels, mask=batch.mask, previous_actions=batch.previous_actions
-                )
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if max_grad_norm is not None:
-                    torch.nn.utils.clip_grad_norm_(actor.parameters(), max_grad_norm)
-                optimizer.step()
-                batches += 1
-                for key, value in {"loss": float(loss.detach()), **info}.items():
-                    sums[key] = sums.get(key, 0.0) + float(value)
-                bar.update(1)
-                bar.set_postfix(epoch=epoch, loss=f"{float(loss.detach()):.3f}", refresh=False)
-            for key, value in sums.items():
-                logger.record(f"{log_prefix}/{key}", value / n_batches_per_epoch)
-            logger.record(f"{log_prefix}/epoch", epoch)
-            logger.dump(step_offset + batches)
+    with tqdm(total=n_batches, desc=log_prefix, disable=not progress_bar, leave=False) as bar:
+        for done in range(1, n_batches + 1):
+            batch = sampler.sample(actor.device)
+            loss, info = actor.loss(
+                batch.observations,
+                batch.labels,
+                mask=batch.mask,
+                previous_actions=batch.previous_actions,
+                loss_mask=batch.loss_mask,
+            )
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if max_grad_norm is not None:
+                torch.nn.utils.clip_grad_norm_(actor.parameters(), max_grad_norm)
+            optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
+            for key, value in {"loss": float(loss.detach()), **info}.items():
+                sums[key] = sums.get(key, 0.0) + float(value)
+            since_log += 1
+            bar.update(1)
+            if done % log_interval == 0 or done == n_batches:
+                for key, value in sums.items():
+                    logger.record(f"{log_prefix}/{key}", value / since_log)
+                logger.record(f"{log_prefix}/lr", optimizer.param_groups[0]["lr"])
+                logger.dump(step_offset + done)
+                bar.set_postfix(loss=f"{sums['loss'] / since_log:.3f}", refresh=False)
+                sums, since_log = {}, 0
     actor.eval()
-    return batches
+    return n_batches
+
+
+class BestCheckpoint:
+    """Keeps the actor's weights that scored best on validation episodes, and puts them back at the end.
+
+    Validation episodes reset with seeds ``VALIDATION_SEEDS_START + 1_000 * seed + i``: never a training seed, and
+    never a test seed of the benchmarks. The score is the success rate, ties broken by the mean return.
+    ``n_episodes=0`` turns validation off: the final weights are kept.
+    """
+
+    def __init__(
+        self,
+        actor: SequenceActor,
+        env_id: str,
+        *,
+        n_episodes: int,
+        seed: int,
+        n_envs: int,
+        env_kwargs: dict[str, Any] | None = None,
+        logger: Logger | None = None,
+    ) -> None:
+        if n_episodes < 0:
+            raise ValueError(f"validation_episodes must be >= 0, got {n_episodes}.")
+        self.actor, self.env_id, self.n_episodes = actor, env_id, n_episodes
+        self.seed = VALIDATION_SEEDS_START + 1_000 * seed
+        self.n_envs, self.env_kwargs = max(1, min(n_envs, n_episodes)), env_kwargs
+        self.logger = logger or null_logger()
+        self.best: tuple[float, float] | None = None
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self.best_step = -1
+        self.history: list[tuple[int, float, float]] = []
+
+    def __call__(self, step: int) -> None:
+        if self.n_episodes == 0:
+            return
+        from ttt_gym.evaluation import evaluate_success
+
+        result = evaluate_success(
+            self.actor, self.env_id, self.n_episodes, seed=self.seed, env_kwargs=self.env_kwargs, n_envs=self.n_envs
+        )
+        score = (result.success_rate, result.mean_return)
+        self.history.append((step, *score))
+        self.logger.record("validation/success", score[0])
+        self.logger.record("validation/return", score[1])
+        if self.best is None or score > self.best:
+            self.best, self.best_step = score, step
+            self.best_state = {k: v.detach().clone() for k, v in self.actor.state_dict().items()}
+        self.logger.record("validation/best_success", self.best[0])
+
+    def restore(self) -> None:
+        """Load the best weights (no-op when validation is off)."""
+        if self.best_state is not None:
+            self.actor.load_state_dict(self.best_state)
+        self.actor.eval()
 
 
 def train_bc(
@@ -132,60 +227,94 @@ def train_bc(
     actor_cls_or_name: ActorSpec,
     demonstrations: Sequence[Trajectory],
     *,
-    n_epochs: int = 50,
-    chunk_len: int | None = None,
-    batch_size: int = 16,
+    n_batches: int | None = DEFAULT_BC_BATCHES,
+    n_epochs: int | None = None,
+    batch_size: int = 32,
+    window: int | None = None,
+    burn_in: int = 0,
     lr: float = 1e-3,
+    lr_schedule: str = "cosine",
     max_grad_norm: float | None = 1.0,
     seed: int = 0,
+    validation_episodes: int = 50,
+    validate_every: int = 500,
+    n_envs: int = 16,
     actor_kwargs: dict[str, Any] | None = None,
     env_kwargs: dict[str, Any] | None = None,
     progress_bar: bool = True,
     logger: Logger | None = None,
 ) -> SequenceActor:
-    """Behaviour cloning of a sequence actor on whole trajectories (or chunks), padded and masked.
+    """Behaviour cloning of a sequence actor on whole episodes or windows with burn-in, padded and masked.
 
     Example:
         >>> demos = collect_demonstrations("ttt_gym/MaskedCartPole-v1", min_episodes=10)
-        >>> actor = train_bc("ttt_gym/MaskedCartPole-v1", "gru", demos, n_epochs=20)
+        >>> actor = train_bc("ttt_gym/MaskedCartPole-v1", "gru", demos)
         >>> action, state = actor.predict(obs, state=None, episode_start=np.ones(1, bool), deterministic=True)
 
     Args:
-        env_id: the env the actor is for (its spaces build the actor).
-        actor_cls_or_name: a :data:`~ttt_gym.policies.ACTORS` key (``"gru"``), an actor class, or an existing actor
-            to train further.
+        env_id: the env the actor is for (its spaces build the actor; validation episodes run on it).
+        actor_cls_or_name: an actor name (``"gru"``, ``"ttt-linear"``, ``"transformer-ctx1"``; ``-`` and ``_`` alike),
+            an actor class, or an existing actor to train further.
         demonstrations: ``imitation`` trajectories whose ``obs`` are the partial observations and ``acts`` the
             labels; the executed actions are read from ``infos[t]["executed_action"]`` when present (DAgger data),
             else the labels are taken as executed (demonstrations).
-        n_epochs: passes over the data.
-        chunk_len: None trains on whole episodes; an int cuts them into chunks of that many steps, each starting
-            with fresh memory.
-        batch_size: episodes (or chunks) per Adam step.
-        lr: Adam learning rate.
+        n_batches: Adam steps (as ``imitation``'s ``BC.train``); set it to None to give ``n_epochs`` instead.
+        n_epochs: passes over the data (only with ``n_batches=None``).
+        batch_size: episodes (or windows) per Adam step.
+        window: None trains on whole episodes; W trains on runs of W scored steps (see
+            :class:`~ttt_gym.trainers.data.SegmentSampler`), for long episodes.
+        burn_in: steps before each window that rebuild the memory without being scored.
+        lr: Adam learning rate (the peak of the schedule).
+        lr_schedule: ``"cosine"`` (down to lr / 10 at the end) or ``"constant"``.
         max_grad_norm: gradient-norm clip (None: no clipping).
-        seed: seeds the actor's initialisation and sampling (``actor_kwargs["seed"]`` wins) and the shuffling.
+        seed: seeds the actor's initialisation and sampling (``actor_kwargs["seed"]`` wins), the batches and the
+            validation episodes; torch's global generator is not touched.
+        validation_episodes: episodes on which the checkpoints are scored every ``validate_every`` batches and at
+            the end; the best one is returned (0: the final weights).
+        validate_every: batches between validations.
+        n_envs: validation episodes run in lockstep.
         actor_kwargs: the actor's config fields (``embed_dim``, ``hidden_dim``, ...).
-        env_kwargs: keyword arguments for ``gym.make`` (only the spaces are read).
+        env_kwargs: keyword arguments for ``gym.make``.
         progress_bar: tqdm bar over batches.
         logger: an SB3 logger (``stable_baselines3.common.logger.configure(folder, ["stdout", "csv"])``); records
-            ``bc/loss``, ``bc/nll``, ``bc/accuracy`` per epoch. None writes nothing.
+            ``bc/loss``, ``bc/nll``, ``bc/accuracy``, ``bc/lr`` and ``validation/*``. None writes nothing.
 
     Returns:
-        The trained actor, in eval mode.
+        The trained actor (the validation-selected weights), in eval mode.
     """
-    torch.manual_seed(seed)
+    if (n_batches is None) == (n_epochs is None):
+        raise ValueError("Give exactly one of n_batches and n_epochs (set n_batches=None to train by epochs).")
+    if validate_every < 1:
+        raise ValueError(f"validate_every must be >= 1, got {validate_every}.")
     actor = build_actor(actor_cls_or_name, env_id, seed=seed, actor_kwargs=actor_kwargs, **(env_kwargs or {}))
-    segments = trajectories_to_segments(demonstrations, chunk_len)
-    optimizer = torch.optim.Adam(actor.parameters(), lr=lr)
-    fit_sequence_bc(
-        actor,
-        segments,
-        n_epochs=n_epochs,
-        batch_size=batch_size,
-        optimizer=optimizer,
-        rng=np.random.default_rng(seed),
-        max_grad_norm=max_grad_norm,
-        logger=logger,
-        progress_bar=progress_bar,
+    rng = np.random.default_rng(seed)
+    sampler = SegmentSampler(
+        trajectories_to_segments(demonstrations), batch_size=batch_size, rng=rng, window=window, burn_in=burn_in
     )
+    if n_batches is None:
+        assert n_epochs is not None
+        n_batches = max(1, math.ceil(n_epochs * sampler.n_steps / max(sampler.steps_per_batch, 1.0)))
+    optimizer = torch.optim.Adam(actor.parameters(), lr=lr)
+    scheduler = make_scheduler(optimizer, lr_schedule, n_batches)
+    logger = logger or null_logger()
+    best = BestCheckpoint(
+        actor, env_id, n_episodes=validation_episodes, seed=seed, n_envs=n_envs, env_kwargs=env_kwargs, logger=logger
+    )
+    done = 0
+    while done < n_batches:
+        chunk = min(validate_every, n_batches - done)
+        done += fit_sequence_bc(
+            actor,
+            sampler,
+            n_batches=chunk,
+            optimizer=optimizer,
+            scheduler=scheduler,
+            max_grad_norm=max_grad_norm,
+            logger=logger,
+            step_offset=done,
+            progress_bar=progress_bar,
+        )
+        best(done)
+        logger.dump(done)
+    best.restore()
     return actor

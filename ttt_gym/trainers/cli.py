@@ -9,15 +9,17 @@ from typing import Any
 
 __all__ = ["POLICY_CHOICES", "add_train_commands"]
 
-POLICY_CHOICES: dict[str, tuple[str, dict[str, Any]]] = {
-    "mlp": ("mlp", {}),
-    "gru": ("gru", {}),
-    "transformer": ("transformer", {}),
-    "transformer-ctx1": ("transformer", {"context": 1}),
-    "ttt-linear": ("ttt_linear", {}),
-    "ttt-e2e": ("ttt_e2e", {}),
-}
-"""Command-line policy name -> (``ttt_gym.policies.ACTORS`` key, config overrides)."""
+
+def _policy_choices() -> dict[str, tuple[str, dict[str, Any]]]:
+    from ttt_gym.policies import ACTOR_PRESETS, ACTORS
+
+    choices: dict[str, tuple[str, dict[str, Any]]] = {name.replace("_", "-"): (name, {}) for name in ACTORS}
+    choices.update({name.replace("_", "-"): preset for name, preset in ACTOR_PRESETS.items()})
+    return choices
+
+
+POLICY_CHOICES: dict[str, tuple[str, dict[str, Any]]] = _policy_choices()
+"""Command-line policy name -> (``ttt_gym.policies.ACTORS`` key, config overrides); ``_`` spellings are accepted."""
 
 
 def add_train_commands(subparsers: Any) -> argparse.ArgumentParser:
@@ -37,7 +39,12 @@ def add_train_commands(subparsers: Any) -> argparse.ArgumentParser:
         description="Train a sequence actor by BC or DAgger from the privileged expert, save it, evaluate it.",
     )
     parser.add_argument("env_id", choices=ENV_IDS)
-    parser.add_argument("--policy", choices=tuple(POLICY_CHOICES), default="gru")
+    parser.add_argument(
+        "--policy",
+        type=lambda name: name.strip().lower().replace("_", "-"),
+        choices=tuple(POLICY_CHOICES),
+        default="gru",
+    )
     parser.add_argument("--trainer", choices=("bc", "dagger"), default="dagger")
     parser.add_argument(
         "--timesteps",
@@ -45,12 +52,25 @@ def add_train_commands(subparsers: Any) -> argparse.ArgumentParser:
         default=10_000,
         help="env steps: DAgger rollout steps (after BC on --demo-episodes), or BC demonstration steps",
     )
-    parser.add_argument("--demo-episodes", type=int, default=10, help="expert episodes for DAgger's first BC round")
-    parser.add_argument("--epochs", type=int, default=50, help="BC epochs (DAgger: of the first round)")
-    parser.add_argument("--chunk-len", type=int, default=None, help="train on chunks of this many steps")
+    parser.add_argument("--demo-episodes", type=int, default=32, help="labeller episodes for DAgger's first BC round")
+    parser.add_argument(
+        "--labeller",
+        choices=("expert", "demonstrator"),
+        default="expert",
+        help="who demonstrates and labels: the privileged expert or the human-like demonstrator",
+    )
+    parser.add_argument("--batches", type=int, default=None, help="BC Adam steps (default: the trainer's recipe)")
+    parser.add_argument(
+        "--gradient-steps-per-step", type=float, default=None, help="DAgger: Adam steps per env step collected"
+    )
+    parser.add_argument("--window", type=int, default=None, help="train on windows of this many steps")
+    parser.add_argument("--burn-in", type=int, default=0, help="with --window: steps that only build memory")
+    parser.add_argument(
+        "--validation-episodes", type=int, default=50, help="episodes that pick the best checkpoint (0: the last)"
+    )
     parser.add_argument("--max-episode-steps", type=int, default=None, help="override the env's time limit")
     parser.add_argument(
-        "--n-envs", type=int, default=8, help="episodes run in lockstep (batched predict) in rollouts and evaluation"
+        "--n-envs", type=int, default=16, help="episodes run in lockstep (batched predict) in rollouts and evaluation"
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", default=None, help="actor file (default runs/train/ENV-POLICY-TRAINER-sSEED.pt)")
@@ -64,14 +84,27 @@ def add_train_commands(subparsers: Any) -> argparse.ArgumentParser:
 def _cmd_train_memory(args: argparse.Namespace) -> int:
     from stable_baselines3.common.logger import configure
 
+    from ttt_envs.experts import make_demonstrator, make_expert
     from ttt_gym.evaluation import evaluate_success
     from ttt_gym.trainers.bc import train_bc
     from ttt_gym.trainers.dagger import train_dagger
     from ttt_gym.trainers.data import collect_demonstrations
 
     actor_name, actor_kwargs = POLICY_CHOICES[args.policy]
+    labeller = make_demonstrator(args.env_id, rng=args.seed) if args.labeller == "demonstrator" else None
     env_kwargs = {} if args.max_episode_steps is None else {"max_episode_steps": args.max_episode_steps}
     logger = configure(args.log_dir, ["csv"]) if args.log_dir else None
+    common: dict[str, Any] = {
+        "validation_episodes": args.validation_episodes,
+        "n_envs": args.n_envs,
+        "seed": args.seed,
+        "actor_kwargs": actor_kwargs,
+        "env_kwargs": env_kwargs,
+        "progress_bar": not args.no_progress,
+        "logger": logger,
+    }
+    if args.window is not None:  # else each trainer's default (DAgger: windows of 64, BC: whole episodes)
+        common.update(window=args.window, burn_in=args.burn_in)
     output = Path(
         args.output or f"runs/train/{args.env_id.split('/')[-1]}-{args.policy}-{args.trainer}-s{args.seed}.pt"
     )
@@ -79,38 +112,23 @@ def _cmd_train_memory(args: argparse.Namespace) -> int:
     if args.trainer == "bc":
         demos = collect_demonstrations(
             args.env_id,
+            labeller or make_expert(args.env_id),
             min_episodes=1,
             min_timesteps=args.timesteps,
             seed=args.seed,
             env_kwargs=env_kwargs,
             n_envs=args.n_envs,
         )
-        actor = train_bc(
-            args.env_id,
-            actor_name,
-            demos,
-            n_epochs=args.epochs,
-            chunk_len=args.chunk_len,
-            seed=args.seed,
-            actor_kwargs=actor_kwargs,
-            env_kwargs=env_kwargs,
-            progress_bar=not args.no_progress,
-            logger=logger,
-        )
+        if args.batches is not None:
+            common["n_batches"] = args.batches
+        actor = train_bc(args.env_id, actor_name, demos, **common)
     else:
+        if args.batches is not None:
+            common["bc_batches"] = args.batches
+        if args.gradient_steps_per_step is not None:
+            common["gradient_steps_per_step"] = args.gradient_steps_per_step
         actor = train_dagger(
-            args.env_id,
-            actor_name,
-            args.timesteps,
-            seed=args.seed,
-            n_demo_episodes=args.demo_episodes,
-            n_envs=args.n_envs,
-            n_epochs=args.epochs,
-            chunk_len=args.chunk_len,
-            actor_kwargs=actor_kwargs,
-            env_kwargs=env_kwargs,
-            progress_bar=not args.no_progress,
-            logger=logger,
+            args.env_id, actor_name, args.timesteps, labeller, n_demo_episodes=args.demo_episodes, **common
         )
     train_seconds = time.perf_counter() - start
     actor.save(output)

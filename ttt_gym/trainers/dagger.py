@@ -1,13 +1,17 @@
-"""DAgger for sequence actors with a privileged expert, on ``imitation``'s data types and beta schedules.
+"""DAgger for sequence actors, labelled by a privileged expert or a human-like demonstrator, at a cost linear in steps.
 
-Round 0 is sequence BC on expert demonstrations. Each later round ``r`` runs episodes that execute the expert's
-action with probability ``beta_schedule(r)`` and the learner's otherwise (the learner acting with its memory on the
-partial observation), labels every visited step with the expert's action, adds the episodes to the dataset and
-trains the learner further on all of it (warm start, as ``imitation``'s DAgger does).
+Round 0 is sequence BC on demonstrations. Each later round ``r`` runs ``n_envs`` episodes in lockstep that execute
+the labeller's action with probability ``beta_schedule(r)`` and the learner's otherwise (the learner acting with its
+memory on the partial observation), labels every visited step, adds the episodes to the aggregate and then takes
+``gradient_steps_per_step`` x (new steps) Adam steps on batches drawn from the whole aggregate (warm start, as
+``imitation``'s DAgger does). Training cost is thus proportional to the steps collected, not to the aggregate's size
+times the number of rounds (which full epochs over the aggregate after every round would cost). Checkpoints are
+scored on validation episodes after every round and the best is returned.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,8 +25,8 @@ from stable_baselines3.common.logger import Logger
 from tqdm.auto import tqdm
 
 from ttt_gym.policies import SequenceActor
-from ttt_gym.trainers.bc import ActorSpec, build_actor, fit_sequence_bc, null_logger
-from ttt_gym.trainers.data import collect_demonstrations, collect_rollouts, trajectories_to_segments
+from ttt_gym.trainers.bc import ActorSpec, BestCheckpoint, build_actor, fit_sequence_bc, make_scheduler, null_logger
+from ttt_gym.trainers.data import SegmentSampler, collect_demonstrations, collect_rollouts, trajectories_to_segments
 
 __all__ = ["train_dagger"]
 
@@ -40,61 +44,72 @@ def train_dagger(
     seed: int = 0,
     *,
     beta_schedule: Callable[[int], float] | None = None,
-    round_min_episodes: int = 3,
-    round_min_timesteps: int = 500,
-    n_demo_episodes: int = 10,
-    n_epochs: int = 50,
-    n_epochs_per_round: int = 10,
-    chunk_len: int | None = None,
+    round_timesteps: int = 2_000,
+    n_demo_episodes: int = 32,
+    bc_batches: int | None = None,
+    gradient_steps_per_step: float = 0.05,
     batch_size: int = 16,
+    window: int | None = 64,
+    burn_in: int = 32,
     lr: float = 1e-3,
+    lr_schedule: str = "cosine",
     max_grad_norm: float | None = 1.0,
     deterministic_rollouts: bool = False,
-    n_envs: int = 1,
+    n_envs: int = 16,
+    validation_episodes: int = 50,
     actor_kwargs: dict[str, Any] | None = None,
     env_kwargs: dict[str, Any] | None = None,
     checkpoint_dir: str | Path | None = None,
     progress_bar: bool = True,
     logger: Logger | None = None,
 ) -> SequenceActor:
-    """Train a sequence actor by DAgger from the privileged expert of ``env_id``.
+    """Train a sequence actor by DAgger from the privileged expert (or a demonstrator) of ``env_id``.
 
     Example:
-        >>> actor = train_dagger("ttt_gym/MaskedCartPole-v1", "gru", total_timesteps=5_000, seed=0)
+        >>> actor = train_dagger("ttt_gym/MaskedCartPole-v1", "gru", total_timesteps=20_000, seed=0)
         >>> evaluate_success(actor, "ttt_gym/MaskedCartPole-v1", 20)
 
     Args:
         env_id: a memory-suite id (the env fills ``info["state"]`` for the expert).
-        actor_cls_or_name: a :data:`~ttt_gym.policies.ACTORS` key, an actor class, or an actor to train further.
+        actor_cls_or_name: an actor name (``"ttt-linear"`` or ``"ttt_linear"``...), an actor class, or an actor to
+            train further.
         total_timesteps: env steps of mixture rollouts over all DAgger rounds (demonstrations not counted); rounds
             run until this many steps are collected, so 0 gives plain BC.
-        expert: an SB3 policy on the ``PrivilegedObservation`` dict; default ``make_expert(env_id)``.
-        seed: seeds the actor, the episodes, the mixture coins and the shuffling.
-        beta_schedule: round number (1, 2, ...) -> probability of executing the expert's action, e.g.
+        expert: the labeller: an SB3 policy on the ``PrivilegedObservation`` dict (default ``make_expert(env_id)``),
+            or a demonstrator (``make_demonstrator(env_id)``) that labels the learner's states from its own memory
+            of what was executed.
+        seed: seeds the actor, the episodes, the mixture coins, the batches and the validation episodes. torch's
+            global generator is not touched.
+        beta_schedule: round number (1, 2, ...) -> probability of executing the labeller's action, e.g.
             ``imitation.algorithms.dagger.LinearBetaSchedule(5)``; default ``ExponentialBetaSchedule(0.5)``.
-        round_min_episodes: episodes per round at least...
-        round_min_timesteps: ...and steps per round at least (whole episodes).
-        n_demo_episodes: expert episodes for round 0's BC.
-        n_epochs: BC epochs of round 0.
-        n_epochs_per_round: epochs over the aggregated data after each round.
-        chunk_len, batch_size, lr, max_grad_norm: as in :func:`~ttt_gym.trainers.train_bc`.
+        round_timesteps: steps collected per round at least (whole lockstep batches of ``n_envs`` episodes).
+        n_demo_episodes: labeller episodes for round 0's BC.
+        bc_batches: Adam steps of round 0; None: ``gradient_steps_per_step`` x the demonstration steps, so that the
+            whole run costs in proportion to the steps collected.
+        gradient_steps_per_step: Adam steps per collected step, on batches drawn from the whole aggregate.
+        batch_size, window, burn_in, lr, max_grad_norm: as in :func:`~ttt_gym.trainers.train_bc`; by default
+            windows of 64 scored steps after 32 burn-in steps (None: whole episodes).
+        lr_schedule: ``"cosine"`` over the planned number of Adam steps, or ``"constant"``.
         deterministic_rollouts: the learner acts by its mode in the rollouts (default: seeded samples).
-        n_envs: episodes run in lockstep in the demonstrations and in every round (batched ``predict``; much faster
-            for sequence actors). A round then collects whole batches, so it may exceed its minimums.
+        n_envs: episodes run in lockstep in the demonstrations, the rounds and the validation (one batched
+            ``predict`` per step).
+        validation_episodes: episodes on which each round's actor is scored; the best is returned (0: the last).
         actor_kwargs: the actor's config fields.
-        env_kwargs: keyword arguments for ``gym.make`` (e.g. ``max_episode_steps``).
+        env_kwargs: keyword arguments for ``gym.make`` (e.g. ``max_steps``).
         checkpoint_dir: when set, ``round_{r:03d}.pt`` is written there after every round (``load_actor`` reads it).
-        progress_bar: tqdm bars over rounds and batches.
-        logger: SB3 logger; records ``bc/*`` per epoch and ``dagger/*`` per round (beta, steps, rollout return and
-            success, ``imitation``'s ``rollout_stats``). None writes nothing.
+        progress_bar: tqdm bars over steps and batches.
+        logger: SB3 logger; records ``bc/*`` every 100 batches, ``dagger/*`` and ``validation/*`` per round (beta,
+            steps, batches, rollout return and success, ``imitation``'s ``rollout_stats``). None writes nothing.
 
     Returns:
-        The trained actor, in eval mode.
+        The trained actor (the validation-selected round), in eval mode.
     """
     if total_timesteps < 0:
         raise ValueError(f"total_timesteps must be >= 0, got {total_timesteps}.")
-    if round_min_episodes < 1 and round_min_timesteps < 1:
-        raise ValueError("Each round needs round_min_episodes >= 1 or round_min_timesteps >= 1.")
+    if round_timesteps < 1:
+        raise ValueError(f"round_timesteps must be >= 1, got {round_timesteps}.")
+    if gradient_steps_per_step <= 0 or (bc_batches is not None and bc_batches < 0) or n_demo_episodes < 1:
+        raise ValueError("gradient_steps_per_step must be positive, bc_batches None or >= 0, n_demo_episodes >= 1.")
     if expert is None:
         from ttt_envs.experts import make_expert
 
@@ -103,34 +118,51 @@ def train_dagger(
     logger = logger or null_logger()
     env_kwargs = env_kwargs or {}
     seeds = np.random.SeedSequence(seed)
-    demo_seed, rollout_seed, shuffle_seed = (int(s.generate_state(1)[0]) for s in seeds.spawn(3))
-    rng = np.random.default_rng(shuffle_seed)
-    torch.manual_seed(seed)
+    demo_seed, rollout_seed, sample_seed = (int(s.generate_state(1)[0]) for s in seeds.spawn(3))
     actor = build_actor(actor_cls_or_name, env_id, seed=seed, actor_kwargs=actor_kwargs, **env_kwargs)
-    optimizer = torch.optim.Adam(actor.parameters(), lr=lr)
     checkpoints = None if checkpoint_dir is None else Path(checkpoint_dir)
 
-    def fit(data: list[TrajectoryWithRew], epochs: int, step_offset: int) -> int:
+    dataset = collect_demonstrations(
+        env_id, expert, min_episodes=n_demo_episodes, seed=demo_seed, env_kwargs=env_kwargs, n_envs=n_envs
+    )
+    sampler = SegmentSampler(
+        trajectories_to_segments(dataset),
+        batch_size=batch_size,
+        rng=np.random.default_rng(sample_seed),
+        window=window,
+        burn_in=burn_in,
+    )
+    if bc_batches is None:
+        bc_batches = math.ceil(gradient_steps_per_step * sampler.n_steps)
+    planned = bc_batches + math.ceil(gradient_steps_per_step * total_timesteps)
+    optimizer = torch.optim.Adam(actor.parameters(), lr=lr)
+    scheduler = make_scheduler(optimizer, lr_schedule, planned)
+    best = BestCheckpoint(
+        actor, env_id, n_episodes=validation_episodes, seed=seed, n_envs=n_envs, env_kwargs=env_kwargs, logger=logger
+    )
+
+    def fit(n_batches: int) -> int:
         return fit_sequence_bc(
             actor,
-            trajectories_to_segments(data, chunk_len),
-            n_epochs=epochs,
-            batch_size=batch_size,
+            sampler,
+            n_batches=n_batches,
             optimizer=optimizer,
-            rng=rng,
+            scheduler=scheduler,
             max_grad_norm=max_grad_norm,
             logger=logger,
-            step_offset=step_offset,
+            step_offset=batches,
             progress_bar=progress_bar,
         )
 
     def finish_round(round_num: int, beta: float, new: list[TrajectoryWithRew], collected: int) -> None:
+        best(batches)
         stats = rollout_stats(new)
         logger.record("dagger/round", round_num)
         logger.record("dagger/beta", beta)
         logger.record("dagger/round_timesteps", sum(len(t.acts) for t in new))
         logger.record("dagger/total_timesteps", collected)
-        logger.record("dagger/dataset_episodes", len(dataset))
+        logger.record("dagger/batches", batches)
+        logger.record("dagger/dataset_episodes", len(sampler))
         logger.record("dagger/rollout_success", float(np.mean([_succeeded(t) for t in new])))
         for key in ("return_mean", "len_mean"):
             logger.record(f"dagger/rollout_{key}", stats[key])
@@ -138,10 +170,8 @@ def train_dagger(
         if checkpoints is not None:
             actor.save(checkpoints / f"round_{round_num:03d}.pt")
 
-    dataset = collect_demonstrations(
-        env_id, expert, min_episodes=n_demo_episodes, seed=demo_seed, env_kwargs=env_kwargs, n_envs=n_envs
-    )
-    batches = fit(dataset, n_epochs, 0)
+    batches = 0
+    batches += fit(bc_batches)
     finish_round(0, 1.0, dataset, 0)
 
     collected, round_num = 0, 0
@@ -154,8 +184,8 @@ def train_dagger(
                 expert,
                 actor,
                 beta=beta,
-                min_episodes=round_min_episodes,
-                min_timesteps=min(round_min_timesteps, total_timesteps - collected),
+                min_episodes=1,
+                min_timesteps=min(round_timesteps, total_timesteps - collected),
                 seed=rollout_seed + round_num,
                 deterministic_learner=deterministic_rollouts,
                 env_kwargs=env_kwargs,
@@ -163,10 +193,10 @@ def train_dagger(
             )
             steps = sum(len(t.acts) for t in new)
             collected += steps
-            dataset.extend(new)
-            batches += fit(dataset, n_epochs_per_round, batches)
+            sampler.extend(trajectories_to_segments(new))
+            batches += fit(math.ceil(gradient_steps_per_step * steps))
             finish_round(round_num, beta, new, collected)
             bar.update(min(steps, bar.total - bar.n))
             bar.set_postfix(round=round_num, beta=f"{beta:.2f}", refresh=False)
-    actor.eval()
+    best.restore()
     return actor

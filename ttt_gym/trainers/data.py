@@ -24,6 +24,9 @@ from tqdm.auto import tqdm
 from ttt_envs.wrappers import PrivilegedObservation
 
 __all__ = [
+    "TRAINING_SEEDS_START",
+    "VALIDATION_SEEDS_START",
+    "SegmentSampler",
     "SequenceBatch",
     "SequenceSegment",
     "collate_segments",
@@ -32,6 +35,13 @@ __all__ = [
     "executed_actions",
     "trajectories_to_segments",
 ]
+
+
+TRAINING_SEEDS_START = 2_000_000
+"""Training episodes (demonstrations, DAgger rounds) reset with seeds drawn from ``[2_000_000, 2**31 - 1)``."""
+VALIDATION_SEEDS_START = 1_000_000
+"""Validation episodes (checkpoint selection) use seeds from ``1_000_000 + 1_000 * seed``: disjoint from training
+seeds and from the test seeds of the benchmarks (below ``1_000_000``)."""
 
 
 class _Predictor(Protocol):
@@ -63,9 +73,10 @@ def collect_rollouts(
 
     Args:
         env_id: a registered id of the memory suite (its envs put the privileged state in ``info["state"]``).
-        expert: an SB3 policy acting on the ``PrivilegedObservation`` dict (``ttt_gym.experts.make_expert``), or,
-            with ``beta=1`` only, a demonstrator acting on the partial observation with its own recurrent ``state``
-            (``ttt_gym.experts.make_demonstrator``).
+        expert: an SB3 policy acting on the ``PrivilegedObservation`` dict (``ttt_gym.experts.make_expert``), or a
+            demonstrator acting on the partial observation with its own recurrent ``state``
+            (``ttt_gym.experts.make_demonstrator``): its memory is told the executed action
+            (``record_actions``), so it labels the states the learner visits as it would from there.
         learner: a :class:`~ttt_gym.policies.SequenceActor`; None only with ``beta=1`` (pure demonstrations).
         beta: probability of executing the expert's action at each step.
         min_episodes: collect at least this many episodes...
@@ -91,11 +102,12 @@ def collect_rollouts(
         raise ValueError("Ask for at least one episode or one timestep.")
     if n_envs < 1:
         raise ValueError(f"n_envs must be at least 1, got {n_envs}.")
-    if not _is_privileged(expert) and beta < 1.0:
+    if not _is_privileged(expert) and beta < 1.0 and not hasattr(expert, "record_actions"):
         raise ValueError(
-            f"{type(expert).__name__} acts on the partial observation with its own memory, which assumes its own "
-            "actions were executed: it can record demonstrations (beta=1) but cannot label a DAgger mixture. Use "
-            "the privileged expert (ttt_gym.experts.make_expert) for DAgger."
+            f"{type(expert).__name__} acts on the partial observation with its own memory and has no "
+            "record_actions(state, actions) to learn which action was executed, so it can record demonstrations "
+            "(beta=1) but cannot label a DAgger mixture. Use the privileged expert (ttt_gym.experts.make_expert) or "
+            "a demonstrator from ttt_gym.experts.make_demonstrator."
         )
     rng = np.random.default_rng(seed)
     envs = [PrivilegedObservation(gym.make(env_id, **(env_kwargs or {}))) for _ in range(n_envs)]
@@ -126,7 +138,7 @@ def _run_episodes(
 ) -> list[TrajectoryWithRew]:
     """One episode per env, in lockstep; a finished env stops being stepped and its batch row is ignored."""
     n = len(envs)
-    current = [env.reset(seed=int(rng.integers(2**31 - 1)))[0] for env in envs]
+    current = [env.reset(seed=int(rng.integers(TRAINING_SEEDS_START, 2**31 - 1)))[0] for env in envs]
     observations: list[list[np.ndarray]] = [[obs["obs"]] for obs in current]
     labels: list[list[np.ndarray]] = [[] for _ in envs]
     rewards: list[list[float]] = [[] for _ in envs]
@@ -154,6 +166,8 @@ def _run_episodes(
                 use_expert.reshape(-1, *([1] * (np.ndim(expert_actions) - 1))), expert_actions, learner_actions
             )
             state = learner.record_actions(state, executed)
+            if not privileged:  # the demonstrator's memory follows what was executed, not what it proposed
+                expert_state = expert.record_actions(expert_state, executed)  # type: ignore[attr-defined]
         else:
             executed = expert_actions
         episode_start = np.zeros(n, dtype=bool)
@@ -278,20 +292,30 @@ def trajectories_to_segments(trajectories: Sequence[Trajectory], chunk_len: int 
 
 @dataclass(frozen=True)
 class SequenceBatch:
-    """Segments padded to ``[B, T_max]``; ``mask`` is False on padding (which follows the valid steps)."""
+    """Segments padded to ``[B, T_max]``; ``mask`` is False on padding (which follows the valid steps).
+
+    ``loss_mask`` marks the steps whose loss counts: ``mask`` without a window's burn-in steps.
+    """
 
     observations: torch.Tensor
     labels: torch.Tensor
     previous_actions: torch.Tensor
     mask: torch.Tensor
+    loss_mask: torch.Tensor
 
     @property
     def n_steps(self) -> int:
-        return int(self.mask.sum())
+        """Steps whose loss counts."""
+        return int(self.loss_mask.sum())
 
 
-def collate_segments(segments: Sequence[SequenceSegment], device: str | torch.device = "cpu") -> SequenceBatch:
-    """Pad segments to the longest one. Padded labels and previous actions repeat a valid action of the segment."""
+def collate_segments(
+    segments: Sequence[SequenceSegment], device: str | torch.device = "cpu", loss_starts: Sequence[int] | None = None
+) -> SequenceBatch:
+    """Pad segments to the longest one. Padded labels and previous actions repeat a valid action of the segment.
+
+    ``loss_starts[i]`` burn-in steps open segment ``i``: valid for the actor's memory, left out of the loss.
+    """
     if not segments:
         raise ValueError("collate_segments got no segments.")
     longest = max(len(segment) for segment in segments)
@@ -305,6 +329,10 @@ def collate_segments(segments: Sequence[SequenceSegment], device: str | torch.de
     mask = np.zeros((len(segments), longest), dtype=bool)
     for row, segment in enumerate(segments):
         mask[row, : len(segment)] = True
+    loss_mask = mask.copy()
+    if loss_starts is not None:
+        for row, begin in enumerate(loss_starts):
+            loss_mask[row, :begin] = False
     observations = np.stack([pad(np.asarray(s.observations, dtype=np.float32)) for s in segments])
     labels = np.stack([pad(np.asarray(s.labels)) for s in segments])
     previous = np.stack([pad(np.asarray(s.previous_actions)) for s in segments])
@@ -313,4 +341,87 @@ def collate_segments(segments: Sequence[SequenceSegment], device: str | torch.de
         labels=torch.as_tensor(labels, device=device),
         previous_actions=torch.as_tensor(previous, device=device),
         mask=torch.as_tensor(mask, device=device),
+        loss_mask=torch.as_tensor(loss_mask, device=device),
     )
+
+
+class SegmentSampler:
+    """Training batches drawn from episodes: whole episodes, or fixed-length windows with a burn-in.
+
+    ``window=None``: each batch holds ``batch_size`` whole episodes, drawn without replacement until every episode
+    has been used once (an epoch), then reshuffled. ``window=W``: each row is a run of at most ``W`` scored steps,
+    preceded by up to ``burn_in`` steps that rebuild the memory but are not scored (the actor starts the row with
+    fresh memory, as at an episode start). Window starts are uniform over ``[1 - W, T - 1]`` clipped to the episode,
+    and episodes are drawn in proportion to ``T + W - 1``, so every step of the data is scored equally often.
+
+    Episodes can be added as they arrive (:meth:`extend`), as DAgger does after each round.
+    """
+
+    def __init__(
+        self,
+        segments: Sequence[SequenceSegment],
+        *,
+        batch_size: int,
+        rng: np.random.Generator,
+        window: int | None = None,
+        burn_in: int = 0,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
+        if window is not None and window < 1:
+            raise ValueError(f"window must be a positive number of steps or None (whole episodes), got {window}.")
+        if burn_in < 0:
+            raise ValueError(f"burn_in must be >= 0, got {burn_in}.")
+        self.batch_size, self.window, self.burn_in, self.rng = batch_size, window, burn_in, rng
+        self.segments: list[SequenceSegment] = []
+        self._order: list[int] = []
+        self.extend(segments)
+
+    def __len__(self) -> int:
+        return len(self.segments)
+
+    @property
+    def n_steps(self) -> int:
+        """Labelled steps held."""
+        return int(sum(len(segment) for segment in self.segments))
+
+    @property
+    def steps_per_batch(self) -> float:
+        """Expected scored steps in one batch."""
+        if not self.segments:
+            return 0.0
+        if self.window is None:
+            return self.batch_size * self.n_steps / len(self.segments)
+        # Each step is scored by W of an episode's T + W - 1 starts: a row scores W * sum(T) / sum(T + W - 1).
+        lengths = np.array([len(segment) for segment in self.segments], dtype=float)
+        return self.batch_size * self.window * float(lengths.sum() / (lengths + self.window - 1).sum())
+
+    def extend(self, segments: Sequence[SequenceSegment]) -> None:
+        self.segments.extend(segment for segment in segments if len(segment) > 0)
+
+    def sample(self, device: str | torch.device = "cpu") -> SequenceBatch:
+        if not self.segments:
+            raise ValueError("No training data: every trajectory was empty.")
+        if self.window is None:
+            rows: list[int] = []
+            while len(rows) < min(self.batch_size, len(self.segments)):
+                if not self._order:
+                    self._order = list(self.rng.permutation(len(self.segments)))
+                rows.append(self._order.pop())
+            return collate_segments([self.segments[i] for i in rows], device)
+        lengths = np.array([len(segment) for segment in self.segments])
+        weights = (lengths + self.window - 1).astype(float)
+        picks = self.rng.choice(len(self.segments), size=self.batch_size, p=weights / weights.sum())
+        windows, loss_starts = [], []
+        for i in picks:
+            segment, length = self.segments[i], int(lengths[i])
+            start = int(self.rng.integers(1 - self.window, length))
+            begin, end = max(start, 0), min(start + self.window, length)
+            first = max(begin - self.burn_in, 0)
+            windows.append(
+                SequenceSegment(
+                    segment.observations[first:end], segment.labels[first:end], segment.previous_actions[first:end]
+                )
+            )
+            loss_starts.append(begin - first)
+        return collate_segments(windows, device, loss_starts)
