@@ -38,7 +38,7 @@ REQUIRED_KEYS = ("name", "env_id", "trainer", "trainer_kwargs", "policies", "eva
 
 def load_config(path: Path) -> dict[str, Any]:
     """Read and check a memory benchmark config."""
-    from ttt_gym.trainers.cli import POLICY_CHOICES
+    from ttt_gym.policies import actor_names
 
     config = read_config(path, REQUIRED_KEYS, "a memory benchmark config")
     if path.stem != config["name"]:
@@ -47,9 +47,9 @@ def load_config(path: Path) -> dict[str, Any]:
         raise ValueError(f"{path}: trainer must be 'bc' or 'dagger', got {config['trainer']!r}.")
     if config.get("demonstrations", "expert") not in ("expert", "demonstrator"):
         raise ValueError(f"{path}: demonstrations must be 'expert' or 'demonstrator' (BC data or DAgger labels).")
-    unknown = sorted(set(config["policies"]) - set(POLICY_CHOICES))
+    unknown = sorted(set(config["policies"]) - set(actor_names()))
     if unknown:
-        raise ValueError(f"{path}: unknown policies {unknown}; choose from {sorted(POLICY_CHOICES)}.")
+        raise ValueError(f"{path}: unknown policies {unknown}; choose from {actor_names()}.")
     return config
 
 
@@ -61,11 +61,9 @@ def run(config: dict[str, Any], policy: str, seed: int, *, eval_episodes: int) -
 
     from ttt_gym.evaluation import evaluate_success
     from ttt_gym.trainers import collect_demonstrations, train_bc, train_dagger
-    from ttt_gym.trainers.cli import POLICY_CHOICES
 
     torch.set_num_threads(int(config["torch_threads"]))
-    actor_name, actor_kwargs = POLICY_CHOICES[policy]
-    actor_kwargs = {**actor_kwargs, **config["policies"][policy]}
+    actor_name, actor_kwargs = policy, dict(config["policies"][policy])  # the trainers resolve names and presets
     env_id, env_kwargs = config["env_id"], config.get("env_kwargs", {})
     run_name = f"{config['name']}-{policy}-s{seed}"
     log_dir = REPO_ROOT / "runs" / "memory" / "logs" / run_name

@@ -50,7 +50,7 @@ class RecordingExpert:
 
 @pytest.fixture(scope="module")
 def demos() -> list[TrajectoryWithRew]:
-    return collect_demonstrations(CARTPOLE, min_episodes=4, seed=0, env_kwargs=SHORT)
+    return collect_demonstrations(CARTPOLE, min_episodes=4, seed=0, env_kwargs=SHORT, n_envs=1)
 
 
 def _gru() -> GRUActor:
@@ -61,7 +61,7 @@ def _gru() -> GRUActor:
 def test_rollouts_label_every_step_with_the_expert(beta: float) -> None:
     expert = RecordingExpert(CARTPOLE)
     trajectories = collect_rollouts(
-        CARTPOLE, expert, _gru(), beta=beta, min_episodes=2, min_timesteps=150, seed=1, env_kwargs=SHORT
+        CARTPOLE, expert, _gru(), beta=beta, min_episodes=2, min_timesteps=150, seed=1, env_kwargs=SHORT, n_envs=1
     )
     steps = sum(len(t.acts) for t in trajectories)
     assert steps >= 150 and len(trajectories) >= 2
@@ -88,7 +88,7 @@ def test_rollouts_thread_the_learner_memory() -> None:
     """With beta=0 and the mode, each executed action is what the actor picks given the whole executed history."""
     actor = _gru()
     (trajectory,) = collect_rollouts(
-        CARTPOLE, make_expert(CARTPOLE), actor, beta=0.0, seed=2, deterministic_learner=True, env_kwargs=SHORT
+        CARTPOLE, make_expert(CARTPOLE), actor, beta=0.0, seed=2, deterministic_learner=True, env_kwargs=SHORT, n_envs=1
     )
     batch = collate_segments(trajectories_to_segments([trajectory]))
     with torch.no_grad():
@@ -98,7 +98,7 @@ def test_rollouts_thread_the_learner_memory() -> None:
 
 def test_rollouts_are_seeded() -> None:
     def run() -> list[TrajectoryWithRew]:
-        return collect_rollouts(CARTPOLE, make_expert(CARTPOLE), _gru(), beta=0.5, seed=3, env_kwargs=SHORT)
+        return collect_rollouts(CARTPOLE, make_expert(CARTPOLE), _gru(), beta=0.5, seed=3, env_kwargs=SHORT, n_envs=1)
 
     first, second = run(), run()
     np.testing.assert_array_equal(first[0].obs, second[0].obs)
@@ -107,7 +107,7 @@ def test_rollouts_are_seeded() -> None:
 
 def test_rollouts_need_a_learner_below_beta_one() -> None:
     with pytest.raises(ValueError, match="needs a learner"):
-        collect_rollouts(CARTPOLE, make_expert(CARTPOLE), None, beta=0.5)
+        collect_rollouts(CARTPOLE, make_expert(CARTPOLE), None, beta=0.5, n_envs=1)
 
 
 def test_segments_and_padding(demos: list[TrajectoryWithRew]) -> None:
@@ -281,7 +281,7 @@ def test_lockstep_evaluation_equals_one_at_a_time() -> None:
     actor = train_bc(
         CARTPOLE,
         "gru",
-        collect_demonstrations(CARTPOLE, min_episodes=4, seed=0, env_kwargs=SHORT),
+        collect_demonstrations(CARTPOLE, min_episodes=4, seed=0, env_kwargs=SHORT, n_envs=1),
         n_batches=10,
         validation_episodes=0,
         seed=0,
@@ -309,7 +309,7 @@ def test_demonstrator_demonstrations_and_relabelling_of_learner_states() -> None
     assert np.mean([bool(t.infos[-1]["success"]) for t in demos]) > 0.5  # it finds the hidden path most times
     for t in demos:
         np.testing.assert_array_equal(executed_actions(t), t.acts)
-    mixed = collect_rollouts(env_id, make_demonstrator(env_id, rng=1), _gru_for(env_id), beta=0.5, seed=0)
+    mixed = collect_rollouts(env_id, make_demonstrator(env_id, rng=1), _gru_for(env_id), beta=0.5, seed=0, n_envs=1)
     (episode,) = mixed
     executed = executed_actions(episode)
     assert 0 < np.mean(executed != episode.acts)  # the learner's own moves were executed at some steps

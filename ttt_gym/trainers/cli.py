@@ -7,19 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["POLICY_CHOICES", "add_train_commands"]
-
-
-def _policy_choices() -> dict[str, tuple[str, dict[str, Any]]]:
-    from ttt_gym.policies import ACTOR_PRESETS, ACTORS
-
-    choices: dict[str, tuple[str, dict[str, Any]]] = {name.replace("_", "-"): (name, {}) for name in ACTORS}
-    choices.update({name.replace("_", "-"): preset for name, preset in ACTOR_PRESETS.items()})
-    return choices
-
-
-POLICY_CHOICES: dict[str, tuple[str, dict[str, Any]]] = _policy_choices()
-"""Command-line policy name -> (``ttt_gym.policies.ACTORS`` key, config overrides); ``_`` spellings are accepted."""
+__all__ = ["add_train_commands"]
 
 
 def add_train_commands(subparsers: Any) -> argparse.ArgumentParser:
@@ -32,6 +20,7 @@ def add_train_commands(subparsers: Any) -> argparse.ArgumentParser:
         The ``train-memory`` parser.
     """
     from ttt_envs import ENV_IDS
+    from ttt_gym.policies import actor_names
 
     parser = subparsers.add_parser(
         "train-memory",
@@ -42,7 +31,8 @@ def add_train_commands(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument(
         "--policy",
         type=lambda name: name.strip().lower().replace("_", "-"),
-        choices=tuple(POLICY_CHOICES),
+        choices=actor_names(),
+        help="actor name (ttt-linear and ttt_linear alike)",
         default="gru",
     )
     parser.add_argument("--trainer", choices=("bc", "dagger"), default="dagger")
@@ -63,8 +53,10 @@ def add_train_commands(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument(
         "--gradient-steps-per-step", type=float, default=None, help="DAgger: Adam steps per env step collected"
     )
-    parser.add_argument("--window", type=int, default=None, help="train on windows of this many steps")
-    parser.add_argument("--burn-in", type=int, default=0, help="with --window: steps that only build memory")
+    parser.add_argument(
+        "--window", type=int, default=None, help="train on windows of this many steps (0: whole episodes)"
+    )
+    parser.add_argument("--burn-in", type=int, default=None, help="with --window: steps that only build memory")
     parser.add_argument(
         "--validation-episodes", type=int, default=50, help="episodes that pick the best checkpoint (0: the last)"
     )
@@ -90,7 +82,8 @@ def _cmd_train_memory(args: argparse.Namespace) -> int:
     from ttt_gym.trainers.dagger import train_dagger
     from ttt_gym.trainers.data import collect_demonstrations
 
-    actor_name, actor_kwargs = POLICY_CHOICES[args.policy]
+    if args.burn_in is not None and args.window is None:
+        raise SystemExit("--burn-in needs --window (burn-in steps come before each window).")
     labeller = make_demonstrator(args.env_id, rng=args.seed) if args.labeller == "demonstrator" else None
     env_kwargs = {} if args.max_episode_steps is None else {"max_episode_steps": args.max_episode_steps}
     logger = configure(args.log_dir, ["csv"]) if args.log_dir else None
@@ -98,13 +91,12 @@ def _cmd_train_memory(args: argparse.Namespace) -> int:
         "validation_episodes": args.validation_episodes,
         "n_envs": args.n_envs,
         "seed": args.seed,
-        "actor_kwargs": actor_kwargs,
         "env_kwargs": env_kwargs,
         "progress_bar": not args.no_progress,
         "logger": logger,
     }
     if args.window is not None:  # else each trainer's default (DAgger: windows of 64, BC: whole episodes)
-        common.update(window=args.window, burn_in=args.burn_in)
+        common.update(window=args.window or None, burn_in=args.burn_in or 0)
     output = Path(
         args.output or f"runs/train/{args.env_id.split('/')[-1]}-{args.policy}-{args.trainer}-s{args.seed}.pt"
     )
@@ -121,14 +113,14 @@ def _cmd_train_memory(args: argparse.Namespace) -> int:
         )
         if args.batches is not None:
             common["n_batches"] = args.batches
-        actor = train_bc(args.env_id, actor_name, demos, **common)
+        actor = train_bc(args.env_id, args.policy, demos, **common)
     else:
         if args.batches is not None:
             common["bc_batches"] = args.batches
         if args.gradient_steps_per_step is not None:
             common["gradient_steps_per_step"] = args.gradient_steps_per_step
         actor = train_dagger(
-            args.env_id, actor_name, args.timesteps, labeller, n_demo_episodes=args.demo_episodes, **common
+            args.env_id, args.policy, args.timesteps, labeller, n_demo_episodes=args.demo_episodes, **common
         )
     train_seconds = time.perf_counter() - start
     actor.save(output)

@@ -61,7 +61,7 @@ def collect_rollouts(
     seed: int = 0,
     deterministic_learner: bool = False,
     env_kwargs: dict[str, Any] | None = None,
-    n_envs: int = 1,
+    n_envs: int = 16,
     progress_bar: bool = False,
 ) -> list[TrajectoryWithRew]:
     """Run whole episodes until both minimums are met; label every step with the expert's action.
@@ -213,7 +213,7 @@ def collect_demonstrations(
     min_timesteps: int = 0,
     seed: int = 0,
     env_kwargs: dict[str, Any] | None = None,
-    n_envs: int = 1,
+    n_envs: int = 16,
     progress_bar: bool = False,
 ) -> list[TrajectoryWithRew]:
     """Expert demonstrations on the partial observation: :func:`collect_rollouts` with ``beta=1``.
@@ -390,8 +390,8 @@ class SegmentSampler:
         """Expected scored steps in one batch."""
         if not self.segments:
             return 0.0
-        if self.window is None:
-            return self.batch_size * self.n_steps / len(self.segments)
+        if self.window is None:  # a batch holds at most every episode once
+            return min(self.batch_size, len(self.segments)) * self.n_steps / len(self.segments)
         # Each step is scored by W of an episode's T + W - 1 starts: a row scores W * sum(T) / sum(T + W - 1).
         lengths = np.array([len(segment) for segment in self.segments], dtype=float)
         return self.batch_size * self.window * float(lengths.sum() / (lengths + self.window - 1).sum())
