@@ -71,7 +71,7 @@ def run(config: dict[str, Any], policy: str, seed: int, *, eval_episodes: int) -
     started, load_start = dt.datetime.now(dt.timezone.utc), os.getloadavg()
 
     tic = time.perf_counter()
-    kwargs = dict(config["trainer_kwargs"])
+    kwargs = {**config["trainer_kwargs"], **config.get("trainer_overrides", {}).get(policy, {})}
     if config["trainer"] == "dagger":
         from ttt_envs.experts import make_demonstrator
 

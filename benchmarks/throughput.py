@@ -260,7 +260,14 @@ def measure_bc(config: dict[str, Any], actor: str, demonstrations: list[Any]) ->
 
     with count_optimizer_steps() as gradient_steps:
         trained, seconds, cpu_seconds = _timed(
-            lambda: train_bc(config["env_id"], actor, demonstrations, seed=int(config["seed"]), progress_bar=False)
+            lambda: train_bc(
+                config["env_id"],
+                actor,
+                demonstrations,
+                seed=int(config["seed"]),
+                progress_bar=False,
+                **config["bc"].get("train_bc_kwargs", {}),
+            )
         )
     return {
         "gradient_steps": gradient_steps[0],

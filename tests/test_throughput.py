@@ -66,9 +66,10 @@ def test_quick_run_measures_dagger_and_bc(imitation_results):
     assert dagger["total_timesteps"] == config["quick"]["total_timesteps"] and dagger["rate_basis"] == "env_steps"
     assert dagger["rollout_steps"] >= dagger["total_timesteps"] and dagger["demonstration_steps"] > 0
     assert dagger["env_steps"] == dagger["rollout_steps"] + dagger["demonstration_steps"]
-    assert dagger["rate"] == pytest.approx(dagger["env_steps"] / dagger["seconds"], rel=1e-3)
+    # seconds are stored rounded to the millisecond: allow for that on a sub-second smoke run
+    assert dagger["rate"] == pytest.approx(dagger["env_steps"] / dagger["seconds"], rel=0.02)
     assert bc["rate_unit"] == "gradient steps/s" and bc["demonstration_episodes"] >= config["quick"]["demo_episodes"]
-    assert bc["rate"] == pytest.approx(bc["gradient_steps"] / bc["seconds"], rel=1e-3)
+    assert bc["rate"] == pytest.approx(bc["gradient_steps"] / bc["seconds"], rel=0.02)
     assert record["machine"]["cpu_count"] and record["configs"][bc["config_hash"]] == config
 
 

@@ -38,8 +38,9 @@ __all__ = [
     "train_bc",
 ]
 
-DEFAULT_BC_BATCHES = 2_000
-"""Adam steps of :func:`train_bc` by default (the recipe behind the memory-env table; see docs/TRAINING.md)."""
+DEFAULT_BC_BATCHES = 4_000
+"""Adam steps of :func:`train_bc` by default: with 20,000 demonstrator episodes, the memory-env table's recipe
+(``benchmarks/configs/memory/``; docs/BENCHMARKS.md)."""
 
 ActorSpec = str | type[SequenceActor] | SequenceActor
 """What the trainers accept as the policy: a :data:`~ttt_gym.policies.ACTORS` key, an actor class, or an actor
