@@ -127,8 +127,11 @@ def render(result_dir: Path = RESULT_DIR) -> str:
         "Sequence actors trained by `benchmarks/run_memory.py` from the committed configs in "
         "`benchmarks/configs/memory/` (one torch thread per run, default actor sizes: embed 64, 2 layers), then "
         "evaluated on 200 fresh seeded episodes (`evaluate_success`, deterministic actions, seeds "
-        "`10000 + 1000 * seed + i`, never used in training). The final actor is evaluated, not the best checkpoint "
-        "the blog reports. Each cell: mean +- std over seeds (per-seed values; number of seeds).",
+        "`10000 + 1000 * seed + i`, never used in training or validation). The evaluated actor is the checkpoint "
+        "that scored best on 50 validation episodes (seeds `1000000 + 1000 * seed + i`) during training; the blog "
+        "reports the best checkpoint on its test episodes, which we never select on. Each cell: mean +- std over "
+        "seeds (per-seed values; number of seeds). Earlier generations of this table (another recipe) are kept in "
+        "`benchmarks/results/memory_v1/`.",
         "",
         "```",
         "for c in mystery-path coin-search confounded-controls masked-cartpole masked-acrobot; do",

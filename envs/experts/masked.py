@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import torch
 from gymnasium import spaces
 from stable_baselines3.common.policies import BasePolicy
 
@@ -67,7 +68,10 @@ def load_state_policy(env_id: str, weights_path: str | Path | None = None) -> Ba
     # (and with which Python) the training script pickled its closures.
     no_schedules = {"learning_rate": 0.0, "lr_schedule": lambda _: 0.0, "clip_range": lambda _: 0.0}
     try:
-        model = PPO.load(path, device="cpu", custom_objects=no_schedules)
+        # PPO.load builds (randomly initialised) networks before loading the weights: keep the caller's global
+        # torch generator untouched, so that making an expert never changes a seeded run.
+        with torch.random.fork_rng(devices=[]):
+            model = PPO.load(path, device="cpu", custom_objects=no_schedules)
     except Exception as error:  # zipfile, pickle and torch errors all mean the same thing here
         raise ExpertWeightsError(
             f"Could not load the {full_id} expert from {path} ({type(error).__name__}: {error}). {retrain}"

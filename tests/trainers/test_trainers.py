@@ -442,3 +442,34 @@ def test_trainers_fit_the_ttt_actors(demos: list[TrajectoryWithRew], name: str, 
     dagger.save(tmp_path / "actor.pt")
     assert type(load_actor(tmp_path / "actor.pt")) is type(actor)
     assert evaluate_success(dagger, CARTPOLE, 3, seed=5, env_kwargs=SHORT, n_envs=3).mean_return > 0
+
+
+def test_trainers_leave_torch_global_generator_alone(demos: list[TrajectoryWithRew]) -> None:
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    train_bc(
+        CARTPOLE,
+        "gru",
+        demos,
+        n_batches=2,
+        batch_size=2,
+        validation_episodes=2,
+        actor_kwargs=TINY_GRU,
+        env_kwargs=SHORT,
+        progress_bar=False,
+    )
+    train_dagger(
+        CARTPOLE,
+        "gru",
+        100,
+        seed=1,
+        n_demo_episodes=2,
+        round_timesteps=100,
+        n_envs=2,
+        validation_episodes=2,
+        actor_kwargs=TINY_GRU,
+        env_kwargs=SHORT,
+        progress_bar=False,
+    )
+    torch.testing.assert_close(torch.rand(3), expected, rtol=0, atol=0)
