@@ -393,7 +393,7 @@ def test_best_checkpoint_restores_the_validation_best_weights(monkeypatch) -> No
 
     monkeypatch.setattr(ttt_gym.evaluation, "evaluate_success", scripted)
     actor = _gru()
-    best = BestCheckpoint(actor, CARTPOLE, n_episodes=5, seed=0, n_envs=5)
+    best = BestCheckpoint(actor, CARTPOLE, n_episodes=5, seed=0)
     snapshots = []
     for step in range(3):
         with torch.no_grad():

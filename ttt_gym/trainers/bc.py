@@ -184,7 +184,6 @@ class BestCheckpoint:
         *,
         n_episodes: int,
         seed: int,
-        n_envs: int,
         env_kwargs: dict[str, Any] | None = None,
         logger: Logger | None = None,
     ) -> None:
@@ -192,7 +191,8 @@ class BestCheckpoint:
             raise ValueError(f"validation_episodes must be >= 0, got {n_episodes}.")
         self.actor, self.env_id, self.n_episodes = actor, env_id, n_episodes
         self.seed = VALIDATION_SEEDS_START + 1_000 * seed
-        self.n_envs, self.env_kwargs = max(1, min(n_envs, n_episodes)), env_kwargs
+        # All validation episodes in lockstep: one batched predict per step.
+        self.n_envs, self.env_kwargs = max(1, n_episodes), env_kwargs
         self.logger = logger or null_logger()
         self.best: tuple[float, float] | None = None
         self.best_state: dict[str, torch.Tensor] | None = None
@@ -239,7 +239,6 @@ def train_bc(
     seed: int = 0,
     validation_episodes: int = 50,
     validate_every: int = 500,
-    n_envs: int = 16,
     actor_kwargs: dict[str, Any] | None = None,
     env_kwargs: dict[str, Any] | None = None,
     progress_bar: bool = True,
@@ -272,8 +271,7 @@ def train_bc(
             validation episodes; torch's global generator is not touched.
         validation_episodes: episodes on which the checkpoints are scored every ``validate_every`` batches and at
             the end; the best one is returned (0: the final weights).
-        validate_every: batches between validations.
-        n_envs: validation episodes run in lockstep.
+        validate_every: batches between validations (all validation episodes run in lockstep).
         actor_kwargs: the actor's config fields (``embed_dim``, ``hidden_dim``, ...).
         env_kwargs: keyword arguments for ``gym.make``.
         progress_bar: tqdm bar over batches.
@@ -299,7 +297,7 @@ def train_bc(
     scheduler = make_scheduler(optimizer, lr_schedule, n_batches)
     logger = logger or null_logger()
     best = BestCheckpoint(
-        actor, env_id, n_episodes=validation_episodes, seed=seed, n_envs=n_envs, env_kwargs=env_kwargs, logger=logger
+        actor, env_id, n_episodes=validation_episodes, seed=seed, env_kwargs=env_kwargs, logger=logger
     )
     done = 0
     while done < n_batches:

@@ -89,7 +89,6 @@ def _cmd_train_memory(args: argparse.Namespace) -> int:
     logger = configure(args.log_dir, ["csv"]) if args.log_dir else None
     common: dict[str, Any] = {
         "validation_episodes": args.validation_episodes,
-        "n_envs": args.n_envs,
         "seed": args.seed,
         "env_kwargs": env_kwargs,
         "progress_bar": not args.no_progress,
@@ -120,7 +119,13 @@ def _cmd_train_memory(args: argparse.Namespace) -> int:
         if args.gradient_steps_per_step is not None:
             common["gradient_steps_per_step"] = args.gradient_steps_per_step
         actor = train_dagger(
-            args.env_id, args.policy, args.timesteps, labeller, n_demo_episodes=args.demo_episodes, **common
+            args.env_id,
+            args.policy,
+            args.timesteps,
+            labeller,
+            n_demo_episodes=args.demo_episodes,
+            n_envs=args.n_envs,
+            **common,
         )
     train_seconds = time.perf_counter() - start
     actor.save(output)

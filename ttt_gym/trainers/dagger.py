@@ -57,6 +57,7 @@ def train_dagger(
     deterministic_rollouts: bool = False,
     n_envs: int = 16,
     validation_episodes: int = 50,
+    validate_every: int = 10_000,
     actor_kwargs: dict[str, Any] | None = None,
     env_kwargs: dict[str, Any] | None = None,
     checkpoint_dir: str | Path | None = None,
@@ -93,7 +94,9 @@ def train_dagger(
         deterministic_rollouts: the learner acts by its mode in the rollouts (default: seeded samples).
         n_envs: episodes run in lockstep in the demonstrations, the rounds and the validation (one batched
             ``predict`` per step).
-        validation_episodes: episodes on which each round's actor is scored; the best is returned (0: the last).
+        validation_episodes: episodes on which the actor is scored after a round; the best is returned (0: the last).
+        validate_every: collected steps between validations (a round ends first; the last round is always scored,
+            round 0 only when no rollouts follow), so that validation costs a bounded share of the run.
         actor_kwargs: the actor's config fields.
         env_kwargs: keyword arguments for ``gym.make`` (e.g. ``max_steps``).
         checkpoint_dir: when set, ``round_{r:03d}.pt`` is written there after every round (``load_actor`` reads it).
@@ -106,6 +109,8 @@ def train_dagger(
     """
     if total_timesteps < 0:
         raise ValueError(f"total_timesteps must be >= 0, got {total_timesteps}.")
+    if validate_every < 1:
+        raise ValueError(f"validate_every must be >= 1 collected steps, got {validate_every}.")
     if round_timesteps < 1:
         raise ValueError(f"round_timesteps must be >= 1, got {round_timesteps}.")
     if gradient_steps_per_step <= 0 or (bc_batches is not None and bc_batches < 0) or n_demo_episodes < 1:
@@ -138,7 +143,7 @@ def train_dagger(
     optimizer = torch.optim.Adam(actor.parameters(), lr=lr)
     scheduler = make_scheduler(optimizer, lr_schedule, planned)
     best = BestCheckpoint(
-        actor, env_id, n_episodes=validation_episodes, seed=seed, n_envs=n_envs, env_kwargs=env_kwargs, logger=logger
+        actor, env_id, n_episodes=validation_episodes, seed=seed, env_kwargs=env_kwargs, logger=logger
     )
 
     def fit(n_batches: int) -> int:
@@ -154,8 +159,14 @@ def train_dagger(
             progress_bar=progress_bar,
         )
 
+    validated_at = 0
+
     def finish_round(round_num: int, beta: float, new: list[TrajectoryWithRew], collected: int) -> None:
-        best(batches)
+        nonlocal validated_at
+        last = collected >= total_timesteps
+        if (round_num > 0 and collected - validated_at >= validate_every) or last:
+            best(batches)
+            validated_at = collected
         stats = rollout_stats(new)
         logger.record("dagger/round", round_num)
         logger.record("dagger/beta", beta)
