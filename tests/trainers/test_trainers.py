@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 import pytest
 import torch
@@ -473,3 +474,34 @@ def test_trainers_leave_torch_global_generator_alone(demos: list[TrajectoryWithR
         progress_bar=False,
     )
     torch.testing.assert_close(torch.rand(3), expected, rtol=0, atol=0)
+
+
+def test_bad_trainer_arguments_fail_before_any_work(demos: list[TrajectoryWithRew]) -> None:
+    with pytest.raises(ValueError, match="n_batches must be >= 0"):
+        train_bc(CARTPOLE, "mlp", demos, n_batches=-3, validation_episodes=0)
+    with pytest.raises(ValueError, match="n_epochs must be positive"):
+        train_bc(CARTPOLE, "mlp", demos, n_batches=None, n_epochs=0, validation_episodes=0)
+    with pytest.raises(ValueError, match="burn_in needs a window"):
+        train_bc(CARTPOLE, "mlp", demos, window=None, burn_in=4, validation_episodes=0)
+    with pytest.raises(ValueError, match="seed must be in"):
+        train_bc(CARTPOLE, "mlp", demos, n_batches=1, seed=5_000)
+
+    class Forgetful:  # a partial-observation labeller that cannot be told what was executed
+        observation_space = gym.spaces.Box(-1, 1, (2,))
+
+        def predict(self, observation, state=None, episode_start=None, deterministic=True):
+            return np.zeros(len(observation), dtype=np.int64), state
+
+    with pytest.raises(ValueError, match="record_actions"):
+        train_dagger(CARTPOLE, "mlp", 100, Forgetful(), validation_episodes=0)
+    with pytest.raises(ValueError, match="lr_schedule"):
+        train_dagger(CARTPOLE, "mlp", 100, lr_schedule="linear")
+
+
+def test_whole_episode_batches_never_repeat_an_episode(demos: list[TrajectoryWithRew]) -> None:
+    segments = trajectories_to_segments(demos)
+    sampler = SegmentSampler(segments, batch_size=3, rng=np.random.default_rng(1))
+    for _ in range(30):
+        batch = sampler.sample()
+        first_obs = {tuple(row[0].tolist()) for row in batch.observations}
+        assert len(first_obs) == 3

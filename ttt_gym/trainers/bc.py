@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 
 from ttt_gym.policies import SequenceActor, resolve_actor
 from ttt_gym.trainers.data import (
+    TRAINING_SEEDS_START,
     VALIDATION_SEEDS_START,
     SegmentSampler,
     collate_segments,
@@ -187,8 +188,13 @@ class BestCheckpoint:
         env_kwargs: dict[str, Any] | None = None,
         logger: Logger | None = None,
     ) -> None:
-        if n_episodes < 0:
-            raise ValueError(f"validation_episodes must be >= 0, got {n_episodes}.")
+        if not 0 <= n_episodes <= 1_000:
+            raise ValueError(f"validation_episodes must be in [0, 1000], got {n_episodes}.")
+        if not 0 <= seed < (TRAINING_SEEDS_START - VALIDATION_SEEDS_START) // 1_000:
+            raise ValueError(
+                f"seed must be in [0, {(TRAINING_SEEDS_START - VALIDATION_SEEDS_START) // 1_000}) so that the "
+                f"validation episodes' seeds stay apart from the training episodes', got {seed}."
+            )
         self.actor, self.env_id, self.n_episodes = actor, env_id, n_episodes
         self.seed = VALIDATION_SEEDS_START + 1_000 * seed
         # All validation episodes in lockstep: one batched predict per step.
@@ -283,6 +289,10 @@ def train_bc(
     """
     if (n_batches is None) == (n_epochs is None):
         raise ValueError("Give exactly one of n_batches and n_epochs (set n_batches=None to train by epochs).")
+    if n_batches is not None and n_batches < 0:
+        raise ValueError(f"n_batches must be >= 0, got {n_batches}.")
+    if n_epochs is not None and n_epochs <= 0:
+        raise ValueError(f"n_epochs must be positive, got {n_epochs}.")
     if validate_every < 1:
         raise ValueError(f"validate_every must be >= 1, got {validate_every}.")
     actor = build_actor(actor_cls_or_name, env_id, seed=seed, actor_kwargs=actor_kwargs, **(env_kwargs or {}))

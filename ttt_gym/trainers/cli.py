@@ -24,8 +24,8 @@ def add_train_commands(subparsers: Any) -> argparse.ArgumentParser:
 
     parser = subparsers.add_parser(
         "train-memory",
-        help="train a sequence actor on a memory env (BC or DAgger from the privileged expert)",
-        description="Train a sequence actor by BC or DAgger from the privileged expert, save it, evaluate it.",
+        help="train a sequence actor on a memory env (BC or DAgger from a privileged expert or a demonstrator)",
+        description="Train a sequence actor by BC or DAgger (privileged expert or demonstrator), save it, evaluate it.",
     )
     parser.add_argument("env_id", choices=ENV_IDS)
     parser.add_argument(
@@ -95,7 +95,11 @@ def _cmd_train_memory(args: argparse.Namespace) -> int:
         "logger": logger,
     }
     if args.window is not None:  # else each trainer's default (DAgger: windows of 64, BC: whole episodes)
-        common.update(window=args.window or None, burn_in=args.burn_in or 0)
+        common["window"] = args.window or None
+        if args.burn_in is not None:
+            common["burn_in"] = args.burn_in
+        elif args.window == 0 or args.trainer == "bc":
+            common["burn_in"] = 0
     output = Path(
         args.output or f"runs/train/{args.env_id.split('/')[-1]}-{args.policy}-{args.trainer}-s{args.seed}.pt"
     )

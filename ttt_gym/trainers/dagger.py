@@ -6,7 +6,8 @@ memory on the partial observation), labels every visited step, adds the episodes
 ``gradient_steps_per_step`` x (new steps) Adam steps on batches drawn from the whole aggregate (warm start, as
 ``imitation``'s DAgger does). Training cost is thus proportional to the steps collected, not to the aggregate's size
 times the number of rounds (which full epochs over the aggregate after every round would cost). Checkpoints are
-scored on validation episodes after every round and the best is returned.
+scored on validation episodes after round 0, every ``validate_every`` collected steps and at the end; the best is
+returned.
 """
 
 from __future__ import annotations
@@ -26,7 +27,13 @@ from tqdm.auto import tqdm
 
 from ttt_gym.policies import SequenceActor
 from ttt_gym.trainers.bc import ActorSpec, BestCheckpoint, build_actor, fit_sequence_bc, make_scheduler, null_logger
-from ttt_gym.trainers.data import SegmentSampler, collect_demonstrations, collect_rollouts, trajectories_to_segments
+from ttt_gym.trainers.data import (
+    SegmentSampler,
+    _is_privileged,
+    collect_demonstrations,
+    collect_rollouts,
+    trajectories_to_segments,
+)
 
 __all__ = ["train_dagger"]
 
@@ -94,9 +101,10 @@ def train_dagger(
         deterministic_rollouts: the learner acts by its mode in the rollouts (default: seeded samples).
         n_envs: episodes run in lockstep in the demonstrations, the rounds and the validation (one batched
             ``predict`` per step).
-        validation_episodes: episodes on which the actor is scored after a round; the best is returned (0: the last).
-        validate_every: collected steps between validations (a round ends first; the last round is always scored,
-            round 0 only when no rollouts follow), so that validation costs a bounded share of the run.
+        validation_episodes: episodes on which the actor is scored (see ``validate_every``); the best is returned
+            (0: the last).
+        validate_every: collected steps between validations (scored at the end of a round; round 0 and the last
+            round are always scored), so that validation costs a bounded share of the run.
         actor_kwargs: the actor's config fields.
         env_kwargs: keyword arguments for ``gym.make`` (e.g. ``max_steps``).
         checkpoint_dir: when set, ``round_{r:03d}.pt`` is written there after every round (``load_actor`` reads it).
@@ -115,10 +123,17 @@ def train_dagger(
         raise ValueError(f"round_timesteps must be >= 1, got {round_timesteps}.")
     if gradient_steps_per_step <= 0 or (bc_batches is not None and bc_batches < 0) or n_demo_episodes < 1:
         raise ValueError("gradient_steps_per_step must be positive, bc_batches None or >= 0, n_demo_episodes >= 1.")
+    make_scheduler(torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=lr), lr_schedule, 1)  # checks the name
+    SegmentSampler([], batch_size=batch_size, rng=np.random.default_rng(0), window=window, burn_in=burn_in)  # checks
     if expert is None:
         from ttt_envs.experts import make_expert
 
         expert = make_expert(env_id)
+    elif total_timesteps > 0 and not _is_privileged(expert) and not hasattr(expert, "record_actions"):
+        raise ValueError(
+            f"{type(expert).__name__} reads the partial observation but has no record_actions(state, actions), so it "
+            "cannot label the learner's states; use ttt_gym.experts.make_expert or make_demonstrator."
+        )
     schedule = beta_schedule or ExponentialBetaSchedule(0.5)
     logger = logger or null_logger()
     env_kwargs = env_kwargs or {}
@@ -126,6 +141,9 @@ def train_dagger(
     demo_seed, rollout_seed, sample_seed = (int(s.generate_state(1)[0]) for s in seeds.spawn(3))
     actor = build_actor(actor_cls_or_name, env_id, seed=seed, actor_kwargs=actor_kwargs, **env_kwargs)
     checkpoints = None if checkpoint_dir is None else Path(checkpoint_dir)
+    best = BestCheckpoint(
+        actor, env_id, n_episodes=validation_episodes, seed=seed, env_kwargs=env_kwargs, logger=logger
+    )
 
     dataset = collect_demonstrations(
         env_id, expert, min_episodes=n_demo_episodes, seed=demo_seed, env_kwargs=env_kwargs, n_envs=n_envs
@@ -142,9 +160,6 @@ def train_dagger(
     planned = bc_batches + math.ceil(gradient_steps_per_step * total_timesteps)
     optimizer = torch.optim.Adam(actor.parameters(), lr=lr)
     scheduler = make_scheduler(optimizer, lr_schedule, planned)
-    best = BestCheckpoint(
-        actor, env_id, n_episodes=validation_episodes, seed=seed, env_kwargs=env_kwargs, logger=logger
-    )
 
     def fit(n_batches: int) -> int:
         return fit_sequence_bc(
@@ -164,7 +179,7 @@ def train_dagger(
     def finish_round(round_num: int, beta: float, new: list[TrajectoryWithRew], collected: int) -> None:
         nonlocal validated_at
         last = collected >= total_timesteps
-        if (round_num > 0 and collected - validated_at >= validate_every) or last:
+        if round_num == 0 or collected - validated_at >= validate_every or last:
             best(batches)
             validated_at = collected
         stats = rollout_stats(new)

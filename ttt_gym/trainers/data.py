@@ -372,6 +372,8 @@ class SegmentSampler:
             raise ValueError(f"window must be a positive number of steps or None (whole episodes), got {window}.")
         if burn_in < 0:
             raise ValueError(f"burn_in must be >= 0, got {burn_in}.")
+        if window is None and burn_in > 0:
+            raise ValueError("burn_in needs a window: whole episodes (window=None) start at the episode start.")
         self.batch_size, self.window, self.burn_in, self.rng = batch_size, window, burn_in, rng
         self.segments: list[SequenceSegment] = []
         self._order: list[int] = []
@@ -405,8 +407,9 @@ class SegmentSampler:
         if self.window is None:
             rows: list[int] = []
             while len(rows) < min(self.batch_size, len(self.segments)):
-                if not self._order:
-                    self._order = list(self.rng.permutation(len(self.segments)))
+                if not self._order:  # a new epoch; episodes already in this batch wait for the next one
+                    order = self.rng.permutation(len(self.segments))
+                    self._order = list(rows) + [int(i) for i in order if i not in rows]  # pop() takes from the end
                 rows.append(self._order.pop())
             return collate_segments([self.segments[i] for i in rows], device)
         lengths = np.array([len(segment) for segment in self.segments])
