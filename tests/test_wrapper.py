@@ -401,3 +401,19 @@ def test_frozen_critics_run_once_per_adaptation_not_per_step(kind, dataset):
     assert prepared.stats.last_loss_final == pytest.approx(per_step.stats.last_loss_final, rel=1e-5)
     for key, value in snapshot(per_step.adapted_policy(0)).items():
         torch.testing.assert_close(snapshot(prepared.adapted_policy(0))[key], value, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["ppo-dict", "ppo-flat", "sac-flat", "td3-flat", "ddpg-dict"])
+def test_wraps_models_after_learn(kind, dataset):
+    """After ``learn()`` an on-policy SB3 policy keeps the last forward's distribution (non-leaf tensors), which a
+    plain deep copy refuses: the wrapper must copy trained models of every family."""
+    model, env = build(kind)
+    model.learn(32)
+    before = snapshot(policy_of(model))
+    ttt = TestTimeTraining(model, dataset, selector=relevant_only(dataset), every=5, steps=10, lr=1e-2, batch_size=32)
+    obs, _ = env.reset(seed=0)
+    adapted, _ = ttt.predict(obs, episode_start=np.array([True]), deterministic=True)
+    assert env.action_space.contains(np.asarray(adapted, dtype=np.float32))
+    assert ttt.stats.adaptation_errors == 0 and ttt.stats.adaptations == 1
+    assert same(snapshot(policy_of(model)), before), "the wrapped policy was modified"
+    assert not same(snapshot(ttt.adapted_policy(0)), before)

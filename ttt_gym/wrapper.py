@@ -493,7 +493,7 @@ class TestTimeTraining:
         return slot
 
     def _fresh_copy(self) -> BasePolicy:
-        policy = copy.deepcopy(self._pretrained)
+        policy = _detached_copy(self._pretrained)
         # Only the adapted part (the actor of SAC / TD3 / our agents) is optimised; critics stay out of autograd.
         for parameter in _adapted_module(policy).parameters():
             parameter.requires_grad_(True)
@@ -699,12 +699,17 @@ class TestTimeTraining:
 
 
 def _detached_copy(policy: BasePolicy) -> BasePolicy:
-    """A deep copy of ``policy`` without its optimizers (SB3 policies carry one; the copies never use it)."""
+    """A deep copy of ``policy`` without its optimizers (SB3 policies carry one; the copies never use it) and without
+    the torch distribution an on-policy SB3 policy keeps from its last forward pass (``action_dist.distribution``):
+    after ``learn()`` that one holds non-leaf tensors of a finished graph, which ``copy.deepcopy`` refuses."""
     memo: dict[int, Any] = {}
     for module in policy.modules():
         optimizer = getattr(module, "optimizer", None)
         if isinstance(optimizer, torch.optim.Optimizer):
             memo[id(optimizer)] = None
+        last = getattr(getattr(module, "action_dist", None), "distribution", None)
+        if last is not None:
+            memo[id(last)] = None
     return copy.deepcopy(policy, memo)
 
 
