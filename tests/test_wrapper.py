@@ -417,3 +417,15 @@ def test_wraps_models_after_learn(kind, dataset):
     assert ttt.stats.adaptation_errors == 0 and ttt.stats.adaptations == 1
     assert same(snapshot(policy_of(model)), before), "the wrapped policy was modified"
     assert not same(snapshot(ttt.adapted_policy(0)), before)
+
+
+def test_selector_kinds_by_name(dataset):
+    model, env = build("gcivl")
+    for kind in ("critic-free", "gc-ttt", "relevant-only"):
+        ttt = TestTimeTraining(model, dataset, selector=kind, every=5, steps=2, batch_size=8)
+        assert type(ttt.selector).__name__ == "GoalRelatedSelector"
+        obs, _ = env.reset(seed=0)
+        ttt.predict(obs, episode_start=np.array([True]), deterministic=True)
+        assert ttt.stats.adaptation_errors == 0
+    with pytest.raises(ValueError, match="Unknown selector kind"):
+        TestTimeTraining(model, dataset, selector="best")

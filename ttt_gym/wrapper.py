@@ -37,7 +37,7 @@ from torch import nn
 from ttt_gym.agents.base import GoalConditionedAgent, TensorBatch
 from ttt_gym.data import GoalDataset
 from ttt_gym.losses import TTTBatch, TTTLoss, default_loss
-from ttt_gym.selection import Critic, GoalRelatedSelector, Selector
+from ttt_gym.selection import Critic, GoalRelatedSelector, Selector, make_selector
 
 __all__ = ["GoalObservationAdapter", "TTTStats", "TestTimeTraining"]
 
@@ -284,7 +284,9 @@ class TestTimeTraining:
             ``Actor``), or a GCBC / GCIVL / GCIQL agent. It is never modified.
         dataset: The offline data to select from (the pre-training data in the paper).
         selector: Chooses D(s, g*). Default: :class:`~ttt_gym.selection.GoalRelatedSelector` with the agent's
-            critic (``agent.value``) when it has one (H-step returns), else critic-free (Monte-Carlo returns).
+            critic (``agent.value``) when it has one (H-step returns), else critic-free (Monte-Carlo returns). A
+            kind of :func:`~ttt_gym.selection.make_selector` (``"critic-free"``, ``"gc-ttt"``...) builds that
+            selector on ``dataset`` with the agent's critic.
         every: Steps between adaptations (K in the paper; it also adapts at every episode start and new goal).
         steps: Optimizer steps per adaptation (N); 0 only restores and selects.
         lr: Adam learning rate of the fine-tuning (the authors use 3e-4 or 3e-5).
@@ -316,7 +318,7 @@ class TestTimeTraining:
         model_or_policy: Any,
         dataset: GoalDataset,
         *,
-        selector: Selector | None = None,
+        selector: Selector | str | None = None,
         every: int = 100,
         steps: int = 100,
         lr: float = 3e-4,
@@ -359,9 +361,11 @@ class TestTimeTraining:
         self.device = self._resolve_device(device)
         self._check_optimizer_kwargs()
 
+        critic: Critic | None = getattr(self.agent, "value", None)  # our agents take full goal observations
         if selector is None:
-            critic: Critic | None = getattr(self.agent, "value", None)  # our agents take full goal observations
             selector = GoalRelatedSelector(dataset, critic)
+        elif isinstance(selector, str):  # a kind, as SB3 takes "MlpPolicy": the agent's critic where one is needed
+            selector = make_selector(selector, dataset, critic)
         if not callable(getattr(selector, "select", None)):
             raise TypeError(f"selector must have select(state, goal) -> indices, got {type(selector).__name__}")
         self.selector = selector
