@@ -429,3 +429,13 @@ def test_selector_kinds_by_name(dataset):
         assert ttt.stats.adaptation_errors == 0
     with pytest.raises(ValueError, match="Unknown selector kind"):
         TestTimeTraining(model, dataset, selector="best")
+
+
+def test_a_critic_may_be_given_as_the_agent(dataset):
+    from ttt_gym.selection import make_selector
+
+    agent, _ = build("gcivl")
+    selector = make_selector("gc-ttt", dataset, critic=agent)
+    assert selector.critic == agent.value
+    with pytest.raises(TypeError, match=r"agent\.value"):
+        make_selector("gc-ttt", dataset, critic=object())

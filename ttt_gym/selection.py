@@ -168,8 +168,8 @@ class GoalRelatedSelector:
 
     Args:
         dataset: The offline data; its goal space gives the distance and the default thresholds.
-        critic: ``V(observations, goals)`` (e.g. ``agent.value`` of GCIQL / GCIVL); needed by ``"h_step"``
-            optimality and ``"value"`` relevance. Its goals are full goal observations, so the policy's goal must
+        critic: ``V(observations, goals)`` (e.g. ``agent.value`` of GCIQL / GCIVL, or the agent itself); needed by
+            ``"h_step"`` optimality and ``"value"`` relevance. Its goals are full goal observations, so the policy's goal must
             be one (``GoalObservation(env, full_goal=True)``) whenever a critic is used.
         relevance: ``"distance"`` (eq. 2: ``d(s, s_i) < epsilon`` in goal space), ``"value"`` (eq. 13:
             ``V(s, s_i) > value_threshold``) or ``"none"`` (every transition: the optimal-only ablation).
@@ -278,6 +278,13 @@ class GoalRelatedSelector:
         if self.epsilon <= 0 and relevance == "distance":
             raise ValueError(f"epsilon must be positive, got {self.epsilon}")
 
+        if critic is not None and not callable(critic):
+            value = getattr(critic, "value", None)
+            if not callable(value):
+                raise TypeError(
+                    f"critic must be V(observations, goals) -> values, e.g. agent.value; got {type(critic).__name__}"
+                )
+            critic = value  # an agent with a value function (GCIVL, GCIQL): use it
         self.dataset = dataset
         self.critic = critic
         self.relevance: RelevanceKind = relevance
