@@ -169,8 +169,8 @@ class GoalRelatedSelector:
     Args:
         dataset: The offline data; its goal space gives the distance and the default thresholds.
         critic: ``V(observations, goals)`` (e.g. ``agent.value`` of GCIQL / GCIVL, or the agent itself); needed by
-            ``"h_step"`` optimality and ``"value"`` relevance. Its goals are full goal observations, so the policy's goal must
-            be one (``GoalObservation(env, full_goal=True)``) whenever a critic is used.
+            ``"h_step"`` optimality and ``"value"`` relevance. Its goals are full goal observations, so the policy's
+            goal must be one (``GoalObservation(env, full_goal=True)``) whenever a critic is used.
         relevance: ``"distance"`` (eq. 2: ``d(s, s_i) < epsilon`` in goal space), ``"value"`` (eq. 13:
             ``V(s, s_i) > value_threshold``) or ``"none"`` (every transition: the optimal-only ablation).
         optimality: ``"h_step"`` (eq. 3 with the critic), ``"monte_carlo"`` (critic-free: discounted return of the
