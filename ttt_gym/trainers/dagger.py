@@ -57,7 +57,7 @@ def train_dagger(
     gradient_steps_per_step: float = 0.05,
     batch_size: int = 16,
     window: int | None = 64,
-    burn_in: int = 32,
+    burn_in: int | None = None,
     lr: float = 1e-3,
     lr_schedule: str = "cosine",
     max_grad_norm: float | None = 1.0,
@@ -96,7 +96,7 @@ def train_dagger(
             whole run costs in proportion to the steps collected.
         gradient_steps_per_step: Adam steps per collected step, on batches drawn from the whole aggregate.
         batch_size, window, burn_in, lr, max_grad_norm: as in :func:`~ttt_gym.trainers.train_bc`; by default
-            windows of 64 scored steps after 32 burn-in steps (None: whole episodes).
+            windows of 64 scored steps after ``burn_in`` steps (None: 32 with a window, 0 for whole episodes).
         lr_schedule: ``"cosine"`` over the planned number of Adam steps, or ``"constant"``.
         deterministic_rollouts: the learner acts by its mode in the rollouts (default: seeded samples).
         n_envs: episodes run in lockstep in the demonstrations, the rounds and the validation (one batched
@@ -123,6 +123,8 @@ def train_dagger(
         raise ValueError(f"round_timesteps must be >= 1, got {round_timesteps}.")
     if gradient_steps_per_step <= 0 or (bc_batches is not None and bc_batches < 0) or n_demo_episodes < 1:
         raise ValueError("gradient_steps_per_step must be positive, bc_batches None or >= 0, n_demo_episodes >= 1.")
+    if burn_in is None:
+        burn_in = 32 if window is not None else 0
     make_scheduler(torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=lr), lr_schedule, 1)  # checks the name
     SegmentSampler([], batch_size=batch_size, rng=np.random.default_rng(0), window=window, burn_in=burn_in)  # checks
     if expert is None:
