@@ -18,7 +18,8 @@ One run measures, side by side, with ``torch.set_num_threads(config["torch_threa
   only keeps those records in memory is passed; it changes no training setting. If a future trainer stops logging
   them, the rate falls back to ``total_timesteps / seconds`` and the table says so.
 * **BC**: ``ttt_gym.trainers.train_bc(env_id, actor, demonstrations, seed=seed, progress_bar=False)`` at its defaults
-  except the config's ``bc.train_bc_kwargs`` (which the recorded ``trainer_defaults`` do not show), for every actor, on one fixed set of expert demonstrations (``collect_demonstrations`` with the config's
+  except the config's ``bc.train_bc_kwargs`` (which the recorded ``trainer_defaults`` do not show), for every actor,
+  on one fixed set of expert demonstrations (``collect_demonstrations`` with the config's
   ``bc.demo_episodes`` and the run's seed, collected once per process, not timed). The rate is gradient steps per
   second: every ``Optimizer.step`` taken during the call, counted by a global optimizer step hook, so the count does
   not depend on what the trainer logs or on how its defaults size an epoch.
