@@ -12,8 +12,9 @@ interrupted queue. The trained actor is saved to ``runs/memory/{config}-{policy}
 the gradient-stopping sweep (``python -m ttt_gym.policies.grad_stop``) can reuse it.
 
 Evaluation: ``ttt_gym.evaluation.evaluate_success`` with deterministic actions on ``eval.episodes`` episodes reset with
-seeds ``10_000 + 1000 * seed + i`` (never used in training, whose episodes draw seeds from the run's seed sequence).
-The final actor is evaluated (not the best checkpoint, which the blog reports).
+seeds ``10_000 + 1000 * seed + i``: never used in training (seeds from 2,000,000 up) or validation (1,000,000 +
+1000 * seed + i). The evaluated actor is the checkpoint the trainer selected on its validation episodes; the blog
+reports the best checkpoint on its test episodes, which this benchmark never selects on.
 """
 
 from __future__ import annotations
