@@ -81,7 +81,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--env", required=True)
     parser.add_argument("--episodes", type=int, default=100)
     parser.add_argument(
-        "--seed", type=int, default=500_000, help="episode seeds (outside the training, validation and test ranges)"
+        "--seed",
+        type=int,
+        default=500_000,
+        help="seeds the held-out episodes' generators (another stream than training)",
     )
     parser.add_argument("--output", type=Path, help="write the results as JSON")
     args = parser.parse_args(argv)

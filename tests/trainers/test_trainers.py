@@ -327,7 +327,7 @@ def _gru_for(env_id: str) -> GRUActor:
     return build_actor("gru", env_id, seed=0, actor_kwargs=TINY_GRU)  # type: ignore[return-value]
 
 
-def test_window_sampler_scores_every_step_equally_and_burns_in(demos: list[TrajectoryWithRew]) -> None:
+def test_window_sampler_reports_its_scored_steps_and_burns_in(demos: list[TrajectoryWithRew]) -> None:
     segments = trajectories_to_segments(demos)
     sampler = SegmentSampler(segments, batch_size=64, rng=np.random.default_rng(0), window=10, burn_in=4)
     scored = 0
@@ -374,7 +374,7 @@ def test_dagger_training_cost_is_linear_in_the_steps_collected(tmp_path) -> None
         collected = int(rounds[-1]["dagger/total_timesteps"])
         batches = int(rounds[-1]["dagger/batches"])
         per_round = [int(r["dagger/round_timesteps"]) for r in rounds[1:]]
-        assert all(steps % 1 == 0 and steps >= 1 for steps in per_round)
+        assert per_round and all(steps >= 300 for steps in per_round[:-1])  # round_timesteps at least, but the last
         expected = np.ceil(0.05 * demo_steps) + sum(np.ceil(0.05 * s) for s in per_round)
         assert batches == expected, (batches, expected)
         rows[total] = (collected, batches)

@@ -96,12 +96,16 @@ def sequence_bc_loss(
 LR_SCHEDULES = ("cosine", "constant")
 
 
+def check_lr_schedule(schedule: str) -> None:
+    if schedule not in LR_SCHEDULES:
+        raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {schedule!r}.")
+
+
 def make_scheduler(
     optimizer: torch.optim.Optimizer, schedule: str, total_batches: int
 ) -> torch.optim.lr_scheduler.LRScheduler:
     """``"cosine"``: from the optimizer's lr down to a tenth of it over ``total_batches`` (then flat); or constant."""
-    if schedule not in LR_SCHEDULES:
-        raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {schedule!r}.")
+    check_lr_schedule(schedule)
     total = max(int(total_batches), 1)
 
     def factor(step: int) -> float:
@@ -129,8 +133,9 @@ def fit_sequence_bc(
 ) -> int:
     """``n_batches`` Adam steps on batches from ``sampler``; returns ``n_batches``.
 
-    Logs the means of the loss and of the actor's loss info under ``{log_prefix}/`` every ``log_interval`` batches
-    (step = batches run so far plus ``step_offset``).
+    Records the means of the loss and of the actor's loss info under ``{log_prefix}/`` every ``log_interval`` batches
+    and after the last one, and dumps the logger at each interval but the last (step = batches run so far plus
+    ``step_offset``): the caller dumps the last records together with its own (validation, DAgger round).
     """
     if n_batches < 0:
         raise ValueError(f"n_batches must be >= 0, got {n_batches}.")
@@ -163,7 +168,8 @@ def fit_sequence_bc(
                 for key, value in sums.items():
                     logger.record(f"{log_prefix}/{key}", value / since_log)
                 logger.record(f"{log_prefix}/lr", optimizer.param_groups[0]["lr"])
-                logger.dump(step_offset + done)
+                if done < n_batches:
+                    logger.dump(step_offset + done)
                 bar.set_postfix(loss=f"{sums['loss'] / since_log:.3f}", refresh=False)
                 sums, since_log = {}, 0
     actor.eval()

@@ -26,7 +26,15 @@ from stable_baselines3.common.logger import Logger
 from tqdm.auto import tqdm
 
 from ttt_gym.policies import SequenceActor
-from ttt_gym.trainers.bc import ActorSpec, BestCheckpoint, build_actor, fit_sequence_bc, make_scheduler, null_logger
+from ttt_gym.trainers.bc import (
+    ActorSpec,
+    BestCheckpoint,
+    build_actor,
+    check_lr_schedule,
+    fit_sequence_bc,
+    make_scheduler,
+    null_logger,
+)
 from ttt_gym.trainers.data import (
     SegmentSampler,
     _is_privileged,
@@ -125,8 +133,8 @@ def train_dagger(
         raise ValueError("gradient_steps_per_step must be positive, bc_batches None or >= 0, n_demo_episodes >= 1.")
     if burn_in is None:
         burn_in = 32 if window is not None else 0
-    make_scheduler(torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=lr), lr_schedule, 1)  # checks the name
-    SegmentSampler([], batch_size=batch_size, rng=np.random.default_rng(0), window=window, burn_in=burn_in)  # checks
+    check_lr_schedule(lr_schedule)
+    SegmentSampler.check_batching(batch_size, window, burn_in)
     if expert is None:
         from ttt_envs.experts import make_expert
 

@@ -366,6 +366,15 @@ class SegmentSampler:
         window: int | None = None,
         burn_in: int = 0,
     ) -> None:
+        self.check_batching(batch_size, window, burn_in)
+        self.batch_size, self.window, self.burn_in, self.rng = batch_size, window, burn_in, rng
+        self.segments: list[SequenceSegment] = []
+        self._order: list[int] = []
+        self.extend(segments)
+
+    @staticmethod
+    def check_batching(batch_size: int, window: int | None, burn_in: int) -> None:
+        """Raise the error a sampler with these settings would raise (for trainers that check before any work)."""
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
         if window is not None and window < 1:
@@ -374,10 +383,6 @@ class SegmentSampler:
             raise ValueError(f"burn_in must be >= 0, got {burn_in}.")
         if window is None and burn_in > 0:
             raise ValueError("burn_in needs a window: whole episodes (window=None) start at the episode start.")
-        self.batch_size, self.window, self.burn_in, self.rng = batch_size, window, burn_in, rng
-        self.segments: list[SequenceSegment] = []
-        self._order: list[int] = []
-        self.extend(segments)
 
     def __len__(self) -> int:
         return len(self.segments)
