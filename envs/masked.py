@@ -1,14 +1,14 @@
 """Position-only CartPole and Acrobot: gymnasium's classic-control tasks with the velocities masked out.
 
-Both envs subclass gymnasium's own env (one level) so that dynamics, seeding and rendering are exactly
-gymnasium's; they add what every env of the suite has: a horizon the env owns, the privileged full
-observation in ``info["state"]``, ``info["success"]``, and the suite's action / episode-order checks.
+One generic class, :class:`MaskedClassicControl`, does the work; each env is gymnasium's own env with that class
+mixed in and its differences written as data (which entries are visible, when an episode is a success, the drawing
+size), so dynamics, seeding and rendering are exactly gymnasium's.
 """
 
 from __future__ import annotations
 
 import types
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import gymnasium as gym
 import numpy as np
@@ -61,94 +61,113 @@ def _patch_acrobot_for_numpy2() -> bool:
 ACROBOT_NUMPY_SHIM_APPLIED: bool = _patch_acrobot_for_numpy2()
 
 
-# -- shared bookkeeping ------------------------------------------------------------------------------------------------
-class _MaskedEpisode:
-    """What both masked envs do around their parent's reset / step: horizon, checks, masking and info.
+# -- the generic env --------------------------------------------------------------------------------------------------
+SuccessRule = Literal["horizon", "termination"]
 
-    Held by the env (composition), so that each env stays a single subclass of its gymnasium parent.
+
+class MaskedClassicControl(gym.Env):
+    """A gymnasium classic-control env with part of its observation hidden; the concrete envs are data.
+
+    Mixed in before the gymnasium parent (``class MaskedCartPoleEnv(MaskedClassicControl, CartPoleEnv)``), so
+    dynamics, seeding and drawing stay exactly the parent's. Around the parent's ``reset`` / ``step`` it adds what
+    every env of the suite has: a horizon the env owns (``max_steps``), the privileged full observation in
+    ``info["state"]``, ``info["success"]``, and the suite's action / episode-order checks. A concrete env sets only
+    the class attributes below (and ``metadata``).
     """
 
-    def __init__(self, env_name: str, max_steps: Any, visible: tuple[int, ...]) -> None:
+    #: Indices of the full observation that the agent sees.
+    VISIBLE: ClassVar[tuple[int, ...]]
+    #: When ``info["success"]`` is true: ``"horizon"``, on the step that reaches ``max_steps`` without terminating
+    #: (survival tasks); ``"termination"``, on the terminating step (reaching a goal).
+    SUCCESS: ClassVar[SuccessRule]
+    #: The parent's drawing size in pixels (width, height), for the off-screen surface.
+    SCREEN_SIZE: ClassVar[tuple[int, int]]
+
+    def __init__(self, render_mode: str | None = None, max_steps: int = DEFAULT_MAX_STEPS) -> None:
+        name = type(self).__name__
         if isinstance(max_steps, bool) or not isinstance(max_steps, (int, np.integer)) or max_steps < 1:
             raise ValueError(
-                f"{env_name}: max_steps must be a positive integer (the horizon, {DEFAULT_MAX_STEPS} by default), "
+                f"{name}: max_steps must be a positive integer (the horizon, {DEFAULT_MAX_STEPS} by default), "
                 f"got {max_steps!r}."
             )
-        self.env_name = env_name
+        supported = self.metadata["render_modes"]
+        if render_mode is not None and render_mode not in supported:
+            raise ValueError(f"{name}: render_mode={render_mode!r} is not supported; use one of {supported} or None.")
+        super().__init__(render_mode=render_mode)  # type: ignore[call-arg]  # the gymnasium parent takes it
         self.max_steps = int(max_steps)
-        self.visible = np.asarray(visible, dtype=np.intp)
-        self.elapsed_steps = 0
-        self.guard = EpisodeGuard(env_name)
+        self._visible = np.asarray(self.VISIBLE, dtype=np.intp)
+        self._elapsed_steps = 0
+        self._guard = EpisodeGuard(name)
+        self.state_space: spaces.Box = self.observation_space  # type: ignore[assignment]
+        self.observation_space = spaces.Box(
+            low=self.state_space.low[self._visible], high=self.state_space.high[self._visible], dtype=np.float32
+        )
 
-    def mask_space(self, full_space: spaces.Box) -> spaces.Box:
-        return spaces.Box(low=full_space.low[self.visible], high=full_space.high[self.visible], dtype=np.float32)
-
-    def on_reset(self, full_obs: np.ndarray, info: dict[str, Any]) -> tuple[np.ndarray, dict[str, Any]]:
-        self.elapsed_steps = 0
-        self.guard.on_reset()
-        return self.observe(full_obs, info, success=False)
-
-    def before_step(self, action: Any, action_space: spaces.Discrete) -> int:
-        self.guard.before_step()
-        return validate_discrete_action(action, action_space, self.env_name)
-
-    def after_step(self, terminated: bool) -> bool:
-        """Count the step and return ``truncated``: the horizon is reached without terminating."""
-        self.elapsed_steps += 1
-        truncated = not terminated and self.elapsed_steps >= self.max_steps
-        self.guard.after_step(terminated, truncated)
-        return truncated
-
-    def observe(
-        self, full_obs: np.ndarray, info: dict[str, Any], *, success: bool
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
+        full_obs, info = super().reset(seed=seed, options=options)
+        self._elapsed_steps = 0
+        self._guard.on_reset()
+        return self._observe(full_obs, info, success=False)
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        self._guard.before_step()
+        act = validate_discrete_action(action, self.action_space, type(self).__name__)  # type: ignore[arg-type]
+        full_obs, reward, terminated, _, info = super().step(act)
+        self._elapsed_steps += 1
+        truncated = not terminated and self._elapsed_steps >= self.max_steps
+        self._guard.after_step(terminated, truncated)
+        success = truncated if self.SUCCESS == "horizon" else terminated
+        obs, info = self._observe(full_obs, info, success=success)
+        return obs, float(reward), bool(terminated), truncated, info
+
+    def _observe(self, full_obs: Any, info: dict[str, Any], *, success: bool) -> tuple[np.ndarray, dict[str, Any]]:
         """The masked observation; ``info`` gets the full observation as ``state`` and ``success``."""
         state = np.asarray(full_obs, dtype=np.float32)
         info["state"] = state
         info["success"] = bool(success)
-        return state[self.visible], info
+        return state[self._visible], info
 
+    def render(self) -> np.ndarray | None:  # type: ignore[override]
+        """The parent's pygame drawing on an off-screen surface, without ``pygame.init()``.
 
-def _check_render_mode(env_name: str, render_mode: str | None, supported: list[str]) -> None:
-    if render_mode is not None and render_mode not in supported:
-        raise ValueError(f"{env_name}: render_mode={render_mode!r} is not supported; use one of {supported} or None.")
+        The parent calls ``pygame.init()`` when it has no screen yet, which probes the display and audio
+        devices (and complains on headless machines). Drawing on a plain ``pygame.Surface`` needs neither.
+        """
+        name = type(self).__name__
+        if self.render_mode is None:
+            gym.logger.warn(
+                f'{name}.render() called without a render_mode; create the env with render_mode="rgb_array".'
+            )
+            return None
+        if not self._guard.has_reset:
+            raise EpisodeOrderError(f"{name}: render() was called before reset(). Call env.reset().")
+        if getattr(self, "screen", None) is None:
+            import pygame
 
+            # Through __dict__: the gymnasium parents declare these attributes as None.
+            self.__dict__.update(screen=pygame.Surface(self.SCREEN_SIZE), clock=pygame.time.Clock())
+        frame: Any = super().render()
+        assert isinstance(frame, np.ndarray)
+        return frame
 
-def _offscreen_render(
-    env: CartPoleEnv | AcrobotEnv, guard: EpisodeGuard, size: tuple[int, int], parent_render: Any
-) -> np.ndarray | None:
-    """Run the parent's pygame drawing on an off-screen surface, without ``pygame.init()``.
+    def close(self) -> None:
+        # Never initialised pygame (see render), so only drop the surface; the parent's pygame.quit() would tear
+        # pygame down for everything else in the process.
+        self.__dict__.update(screen=None, clock=None)
 
-    The parent calls ``pygame.init()`` when it has no screen yet, which probes the display and audio
-    devices (and complains on headless machines). Drawing on a plain ``pygame.Surface`` needs neither.
-    """
-    name = type(env).__name__
-    if env.render_mode is None:
-        gym.logger.warn(f'{name}.render() called without a render_mode; create the env with render_mode="rgb_array".')
-        return None
-    if not guard.has_reset:
-        raise EpisodeOrderError(f"{name}: render() was called before reset(). Call env.reset().")
-    if env.screen is None:
-        import pygame
-
-        env.screen = pygame.Surface(size)  # type: ignore[assignment]  # the parent annotates it as None
-        env.clock = pygame.time.Clock()  # type: ignore[assignment]
-    frame = parent_render()
-    assert isinstance(frame, np.ndarray)
-    return frame
-
-
-def _drop_pygame_objects(state: dict[str, Any]) -> dict[str, Any]:
-    """Pickle state without the pygame surfaces (recreated at the next render)."""
-    state = dict(state)
-    for key in ("screen", "clock", "surf"):
-        if key in state:
-            state[key] = None
-    return state
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle state without the pygame surfaces (recreated at the next render)."""
+        state = dict(self.__dict__)
+        for key in ("screen", "clock", "surf"):
+            if key in state:
+                state[key] = None
+        return state
 
 
 # -- the envs ----------------------------------------------------------------------------------------------------------
-class MaskedCartPoleEnv(CartPoleEnv):
+class MaskedCartPoleEnv(MaskedClassicControl, CartPoleEnv):
     """CartPole-v1 with only the cart position and the pole angle observed.
 
     ## Description
@@ -183,44 +202,12 @@ class MaskedCartPoleEnv(CartPoleEnv):
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 50}
-    #: Indices of the full observation that the agent sees: x and theta.
-    VISIBLE: ClassVar[tuple[int, ...]] = (0, 2)
-
-    def __init__(self, render_mode: str | None = None, max_steps: int = DEFAULT_MAX_STEPS) -> None:
-        name = type(self).__name__
-        _check_render_mode(name, render_mode, self.metadata["render_modes"])
-        self._masked = _MaskedEpisode(name, max_steps, self.VISIBLE)
-        super().__init__(render_mode=render_mode)
-        self.max_steps = self._masked.max_steps
-        self.state_space: spaces.Box = self.observation_space  # type: ignore[assignment]
-        self.observation_space = self._masked.mask_space(self.state_space)
-
-    def reset(
-        self, *, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[np.ndarray, dict[str, Any]]:
-        full_obs, info = super().reset(seed=seed, options=options)
-        return self._masked.on_reset(full_obs, info)
-
-    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
-        act = self._masked.before_step(action, self.action_space)  # type: ignore[arg-type]
-        full_obs, reward, terminated, _, info = super().step(act)
-        truncated = self._masked.after_step(terminated)
-        obs, info = self._masked.observe(full_obs, info, success=truncated)
-        return obs, float(reward), bool(terminated), truncated, info
-
-    def render(self) -> np.ndarray | None:  # type: ignore[override]
-        return _offscreen_render(self, self._masked.guard, (self.screen_width, self.screen_height), super().render)
-
-    def close(self) -> None:
-        # Never initialised pygame (see _offscreen_render), so only drop the surface; the parent's
-        # pygame.quit() would tear pygame down for everything else in the process.
-        self.screen, self.clock = None, None
-
-    def __getstate__(self) -> dict[str, Any]:
-        return _drop_pygame_objects(self.__dict__)
+    VISIBLE = (0, 2)  # x and theta
+    SUCCESS = "horizon"
+    SCREEN_SIZE = (600, 400)  # CartPoleEnv's screen_width, screen_height
 
 
-class MaskedAcrobotEnv(AcrobotEnv):
+class MaskedAcrobotEnv(MaskedClassicControl, AcrobotEnv):
     """Acrobot-v1 with only the two joint angles observed (as cos / sin).
 
     ## Description
@@ -255,40 +242,15 @@ class MaskedAcrobotEnv(AcrobotEnv):
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 15}
-    #: Indices of the full observation that the agent sees: the cos / sin of both angles.
-    VISIBLE: ClassVar[tuple[int, ...]] = (0, 1, 2, 3)
-
-    def __init__(self, render_mode: str | None = None, max_steps: int = DEFAULT_MAX_STEPS) -> None:
-        name = type(self).__name__
-        _check_render_mode(name, render_mode, self.metadata["render_modes"])
-        self._masked = _MaskedEpisode(name, max_steps, self.VISIBLE)
-        super().__init__(render_mode=render_mode)
-        self.max_steps = self._masked.max_steps
-        self.state_space: spaces.Box = self.observation_space  # type: ignore[assignment]
-        self.observation_space = self._masked.mask_space(self.state_space)
-
-    def reset(
-        self, *, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[np.ndarray, dict[str, Any]]:
-        full_obs, info = super().reset(seed=seed, options=options)
-        return self._masked.on_reset(full_obs, info)
-
-    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
-        act = self._masked.before_step(action, self.action_space)  # type: ignore[arg-type]
-        full_obs, reward, terminated, _, info = super().step(act)
-        truncated = self._masked.after_step(terminated)
-        obs, info = self._masked.observe(full_obs, info, success=terminated)
-        return obs, float(reward), bool(terminated), truncated, info
-
-    def render(self) -> np.ndarray | None:  # type: ignore[override]
-        return _offscreen_render(self, self._masked.guard, (self.SCREEN_DIM, self.SCREEN_DIM), super().render)
-
-    def close(self) -> None:
-        # See MaskedCartPoleEnv.close.
-        self.screen, self.clock = None, None
-
-    def __getstate__(self) -> dict[str, Any]:
-        return _drop_pygame_objects(self.__dict__)
+    VISIBLE = (0, 1, 2, 3)  # the cos / sin of both angles
+    SUCCESS = "termination"
+    SCREEN_SIZE = (500, 500)  # AcrobotEnv.SCREEN_DIM squared
 
 
-__all__ = ["ACROBOT_NUMPY_SHIM_APPLIED", "DEFAULT_MAX_STEPS", "MaskedAcrobotEnv", "MaskedCartPoleEnv"]
+__all__ = [
+    "ACROBOT_NUMPY_SHIM_APPLIED",
+    "DEFAULT_MAX_STEPS",
+    "MaskedAcrobotEnv",
+    "MaskedCartPoleEnv",
+    "MaskedClassicControl",
+]

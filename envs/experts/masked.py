@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -18,34 +19,42 @@ from stable_baselines3.common.policies import BasePolicy
 
 from ttt_envs import NAMESPACE
 from ttt_envs.experts.base import Demonstrator, StatePolicyExpert
-from ttt_envs.masked import MaskedAcrobotEnv, MaskedCartPoleEnv
+from ttt_envs.masked import MaskedAcrobotEnv, MaskedCartPoleEnv, MaskedClassicControl
 
 CARTPOLE_ID = f"{NAMESPACE}/MaskedCartPole-v1"
 ACROBOT_ID = f"{NAMESPACE}/MaskedAcrobot-v1"
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
-_ENV_CLASSES: dict[str, type[MaskedCartPoleEnv] | type[MaskedAcrobotEnv]] = {
-    CARTPOLE_ID: MaskedCartPoleEnv,
-    ACROBOT_ID: MaskedAcrobotEnv,
-}
-_WEIGHT_FILES: dict[str, str] = {CARTPOLE_ID: "cartpole_ppo.zip", ACROBOT_ID: "acrobot_ppo.zip"}
-_TRAIN_NAMES: dict[str, str] = {CARTPOLE_ID: "cartpole", ACROBOT_ID: "acrobot"}
+
+
+@dataclass(frozen=True)
+class _MaskedTask:
+    """What differs between the masked envs on the expert side."""
+
+    env_class: type[MaskedClassicControl]
+    name: str
+    """Short name: ``train_ppo --env <name>`` retrains the expert into ``weights/<name>_ppo.zip``."""
+    demonstrator: type[Demonstrator]
 
 
 class ExpertWeightsError(RuntimeError):
     """The shipped PPO expert file is missing or cannot be loaded."""
 
 
-def _check_env_id(env_id: str) -> str:
-    full_id = env_id if "/" in env_id else f"{NAMESPACE}/{env_id}"
-    if full_id not in _ENV_CLASSES:
-        raise ValueError(f"{env_id!r} is not a masked env; use one of {sorted(_ENV_CLASSES)}.")
-    return full_id
+def _full_id(env_id: str) -> str:
+    return env_id if "/" in env_id else f"{NAMESPACE}/{env_id}"
+
+
+def _task(env_id: str) -> _MaskedTask:
+    full_id = _full_id(env_id)
+    if full_id not in _TASKS:
+        raise ValueError(f"{env_id!r} is not a masked env; use one of {sorted(_TASKS)}.")
+    return _TASKS[full_id]
 
 
 def default_weights_path(env_id: str) -> Path:
     """Where the shipped expert of ``env_id`` lives: ``ttt_envs/experts/weights/<name>_ppo.zip``."""
-    return WEIGHTS_DIR / _WEIGHT_FILES[_check_env_id(env_id)]
+    return WEIGHTS_DIR / f"{_task(env_id).name}_ppo.zip"
 
 
 def load_state_policy(env_id: str, weights_path: str | Path | None = None) -> BasePolicy:
@@ -56,11 +65,11 @@ def load_state_policy(env_id: str, weights_path: str | Path | None = None) -> Ba
     """
     from stable_baselines3 import PPO
 
-    full_id = _check_env_id(env_id)
+    full_id, task = _full_id(env_id), _task(env_id)
     path = Path(weights_path) if weights_path is not None else default_weights_path(full_id)
     retrain = (
         f"Retrain the experts with `make experts` (or `python -m ttt_envs.experts.train_ppo --env "
-        f"{_TRAIN_NAMES[full_id]}`, about a minute on a CPU)."
+        f"{task.name}`, about a minute on a CPU)."
     )
     if not path.is_file():
         raise ExpertWeightsError(f"The {full_id} expert's weights file {path} does not exist. {retrain}")
@@ -94,7 +103,7 @@ def make_expert(env_id: str, weights_path: str | Path | None = None) -> StatePol
 
 def expert_from_state_policy(env_id: str, state_policy: BasePolicy) -> StatePolicyExpert:
     """Wrap a policy trained on the full state so that it acts on the masked env's privileged dict."""
-    env = _ENV_CLASSES[_check_env_id(env_id)]()
+    env = _task(env_id).env_class()
     dict_space = spaces.Dict({"obs": env.observation_space, "state": env.state_space})
     return StatePolicyExpert(dict_space, env.action_space, state_policy)
 
@@ -205,10 +214,15 @@ def _wrap_angle(angle: float) -> float:
 
 def make_demonstrator(env_id: str, rng: np.random.Generator | int | None = None) -> Demonstrator:
     """A history-based heuristic acting on the masked observation of ``env_id`` only."""
-    full_id = _check_env_id(env_id)
-    env = _ENV_CLASSES[full_id]()
-    cls = CartPoleDemonstrator if full_id == CARTPOLE_ID else AcrobotDemonstrator
-    return cls(env.observation_space, env.action_space, rng=rng)
+    task = _task(env_id)
+    env = task.env_class()
+    return task.demonstrator(env.observation_space, env.action_space, rng=rng)
+
+
+_TASKS: dict[str, _MaskedTask] = {
+    CARTPOLE_ID: _MaskedTask(MaskedCartPoleEnv, "cartpole", CartPoleDemonstrator),
+    ACROBOT_ID: _MaskedTask(MaskedAcrobotEnv, "acrobot", AcrobotDemonstrator),
+}
 
 
 __all__ = [

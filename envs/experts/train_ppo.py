@@ -3,7 +3,8 @@
 The experts see what the masked envs hide: gymnasium's own ``CartPole-v1`` / ``Acrobot-v1`` observation is
 exactly the masked env's ``info["state"]``, with the same dynamics and the same 500-step horizon, so the
 policies are trained there with SB3 PPO (rl-zoo hyperparameters, 64x64 MLP) and evaluated on the masked env
-through :class:`~ttt_envs.experts.base.StatePolicyExpert` on the privileged dict.
+through :class:`~ttt_envs.experts.base.StatePolicyExpert` on the privileged dict (its own few-line evaluation
+loop: the env suite never imports ``ttt_gym``).
 
 Usage (``make experts`` runs the first line; about 80 s on 2 CPU cores)::
 
@@ -20,15 +21,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
+import numpy as np
 import torch
 from stable_baselines3 import PPO
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 import ttt_envs.masked  # noqa: F401  (applies the numpy-2 shim that gymnasium 0.29's Acrobot-v1 needs)
-from ttt_envs import NAMESPACE
+from ttt_envs import NAMESPACE, register_envs
 from ttt_envs.experts.masked import WEIGHTS_DIR, expert_from_state_policy
-from ttt_gym.evaluation import EvaluationResult, evaluate_success
+from ttt_envs.wrappers import PrivilegedObservation
 
 
 def linear_schedule(initial_value: float) -> Callable[[float], float]:
@@ -109,10 +112,45 @@ def train_expert(config: ExpertConfig, timesteps: int | None = None, seed: int =
     return model
 
 
-def evaluate_expert(config: ExpertConfig, model: PPO, n_episodes: int = 100, seed: int = 0) -> EvaluationResult:
-    """Deterministic return of ``model`` on the masked env (acting on the privileged state) over seeded episodes."""
+@dataclass(frozen=True)
+class ExpertEvaluation:
+    """Per-episode returns and successes of :func:`evaluate_expert`."""
+
+    returns: np.ndarray
+    successes: np.ndarray
+
+    @property
+    def mean_return(self) -> float:
+        return float(np.mean(self.returns))
+
+    def __str__(self) -> str:
+        return (
+            f"success {np.mean(self.successes):.3f}  return {self.mean_return:.2f} +- {np.std(self.returns):.2f}  "
+            f"({len(self.returns)} episodes)"
+        )
+
+
+def evaluate_expert(config: ExpertConfig, model: PPO, n_episodes: int = 100, seed: int = 0) -> ExpertEvaluation:
+    """Deterministic return of ``model`` on the masked env (acting on the privileged state) over seeded episodes.
+
+    Episode ``i`` is reset with ``seed + i``; success is ``info["success"]`` at its last step.
+    """
+    register_envs()
     expert = expert_from_state_policy(config.masked_env_id, model.policy)
-    return evaluate_success(expert, config.masked_env_id, n_episodes, seed=seed)
+    env = PrivilegedObservation(gym.make(config.masked_env_id))
+    returns, successes = [], []
+    for episode in range(n_episodes):
+        obs, info = env.reset(seed=seed + episode)
+        episode_return, done = 0.0, False
+        while not done:
+            action, _ = expert.predict(obs, deterministic=True)
+            obs, reward, terminated, truncated, info = env.step(action)
+            episode_return += float(reward)
+            done = terminated or truncated
+        returns.append(episode_return)
+        successes.append(bool(info.get("success", False)))
+    env.close()
+    return ExpertEvaluation(np.array(returns), np.array(successes))
 
 
 def main(argv: list[str] | None = None) -> None:
