@@ -11,7 +11,7 @@ import pytest
 import torch
 from gymnasium import spaces
 from gymnasium.wrappers import FlattenObservation
-from stable_baselines3 import DDPG, PPO, SAC, TD3
+from stable_baselines3 import A2C, DDPG, PPO, SAC, TD3
 from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.policies import ActorCriticPolicy
@@ -97,6 +97,8 @@ def build(kind: str, env: gym.Env | None = None):
     off_policy = {"buffer_size": 64, "learning_starts": 0}
     if kind.startswith("ppo"):
         return PPO(policy, env, n_steps=16, batch_size=16, **common), env
+    if kind.startswith("a2c"):
+        return A2C(policy, env, n_steps=8, **common), env
     if kind.startswith("sac"):
         return SAC(policy, env, **off_policy, **common), env
     if kind.startswith("td3"):
@@ -213,14 +215,18 @@ def test_evaluate_goal_policy_on_pointmaze(tmp_path):
     assert ttt.stats.adaptations == 2 and ttt.stats.adaptation_errors == 0 and selector.stats.critic_states > 0
 
 
-def test_default_selector_uses_the_agents_critic(dataset):
+def test_default_selector_uses_the_models_own_critic(dataset):
     agent, _ = build("gciql")
     ttt = TestTimeTraining(agent, dataset)
     assert isinstance(ttt.selector, GoalRelatedSelector) and ttt.selector.optimality == "h_step"
     assert ttt.selector.critic == agent.value
-    model, _ = build("td3-flat")
-    assert TestTimeTraining(model, dataset).selector.optimality == "monte_carlo"
     assert ttt.device == torch.device("cpu")
+    model, _ = build("td3-flat")  # V(s, g) = Q(s, g, pi(s, g)) of the model itself
+    selector = TestTimeTraining(model, dataset).selector
+    assert type(selector.critic).__name__ == "ModelCritic" and selector.optimality == "h_step"
+    model, _ = build("ppo-dict")  # no Q critic: critic-free
+    selector = TestTimeTraining(model, dataset).selector
+    assert selector.critic is None and selector.optimality == "monte_carlo"
 
 
 def test_too_little_data_acts_pretrained_and_says_why(dataset, caplog):
@@ -403,10 +409,10 @@ def test_frozen_critics_run_once_per_adaptation_not_per_step(kind, dataset):
         torch.testing.assert_close(snapshot(prepared.adapted_policy(0))[key], value, rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("kind", ["ppo-dict", "ppo-flat", "sac-flat", "td3-flat", "ddpg-dict"])
+@pytest.mark.parametrize("kind", ["ppo-dict", "ppo-flat", "a2c-dict", "sac-flat", "td3-flat", "ddpg-dict"])
 def test_wraps_models_after_learn(kind, dataset):
     """After ``learn()`` an on-policy SB3 policy keeps the last forward's distribution (non-leaf tensors), which a
-    plain deep copy refuses: the wrapper must copy trained models of every family."""
+    plain deep copy refuses: the wrapper must copy trained models of every family, adapt them, and evaluate."""
     model, env = build(kind)
     model.learn(32)
     before = snapshot(policy_of(model))
@@ -417,6 +423,12 @@ def test_wraps_models_after_learn(kind, dataset):
     assert ttt.stats.adaptation_errors == 0 and ttt.stats.adaptations == 1
     assert same(snapshot(policy_of(model)), before), "the wrapped policy was modified"
     assert not same(snapshot(ttt.adapted_policy(0)), before)
+    pretrained, _ = model.predict(obs, deterministic=True)
+    assert not np.allclose(adapted, pretrained, atol=1e-4), "adaptation did not change the action"
+
+    mean_reward, _ = evaluate_policy(ttt, Monitor(build(kind)[1]), n_eval_episodes=2)
+    assert np.isfinite(mean_reward) and ttt.stats.adaptation_errors == 0
+    assert same(snapshot(policy_of(model)), before)
 
 
 def test_selector_kinds_by_name(dataset):
@@ -439,3 +451,101 @@ def test_a_critic_may_be_given_as_the_agent(dataset):
     assert selector.critic == agent.value
     with pytest.raises(TypeError, match=r"agent\.value"):
         make_selector("gc-ttt", dataset, critic=object())
+
+
+class PointGoalEnvWithGoalSpace(PointGoalEnv):
+    """The point env, with velocity-like padding (4-d observations, 2-d goal coordinates) and its goal space."""
+
+    goal_space = GoalSpace((0, 1), group_size=2, tolerance=0.2)
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        box, padded = spaces.Box(-5.0, 5.0, (2,), np.float32), spaces.Box(-5.0, 5.0, (4,), np.float32)
+        self.observation_space = spaces.Dict({"observation": padded, "achieved_goal": box, "desired_goal": box})
+
+    def _obs(self):
+        obs = super()._obs()
+        obs["observation"] = np.concatenate([self.position, np.zeros(2, np.float32)])
+        return obs
+
+
+def padded_dataset(goal_space: GoalSpace | None) -> GoalDataset:
+    base = make_dataset(100)
+    observations = np.zeros((len(base) + base.num_trajectories, 4), np.float32)
+    terminals = np.zeros(len(observations), bool)
+    row = 0
+    for trajectory in range(base.num_trajectories):
+        rows = np.flatnonzero(base.trajectory_ids == trajectory)
+        n = len(rows)
+        observations[row : row + n, :2] = base.observations[rows]
+        observations[row + n, :2] = base.next_observations[rows[-1]]
+        terminals[row + n] = True
+        row += n + 1
+    actions = np.tile(TARGET_ACTION, (len(observations), 1))
+    return GoalDataset.from_arrays(observations, actions, terminals, goal_space=goal_space, source="my_data.npz")
+
+
+def test_goal_space_is_taken_from_the_env_when_the_dataset_has_none():
+    unknown = padded_dataset(goal_space=None)
+    venv = DummyVecEnv([lambda: Monitor(PointGoalEnvWithGoalSpace())])
+    model = PPO("MultiInputPolicy", venv, n_steps=16, batch_size=16, policy_kwargs=dict(TINY), seed=0, device="cpu")
+    for ttt in (
+        TestTimeTraining(model, unknown, selector="relevant-only", steps=2, batch_size=8),  # from model.get_env()
+        TestTimeTraining(model.policy, unknown, selector="relevant-only", steps=2, env=PointGoalEnvWithGoalSpace()),
+    ):
+        assert ttt.dataset.goal_space == PointGoalEnvWithGoalSpace.goal_space
+        assert ttt.dataset.observations is unknown.observations  # shared, not copied
+        ttt.predict(venv.reset(), episode_start=np.array([True]))
+        assert ttt.stats.adaptations == 1 and ttt.stats.adaptation_errors == 0
+    assert unknown.goal_space is None
+    with pytest.raises(ValueError, match=r"no known goal space.*pass env="):  # nobody knows it: a clear error
+        TestTimeTraining(model.policy, unknown, selector="relevant-only")
+
+
+def test_goal_space_of_a_goal_observation_pointmaze():
+    from ttt_gym.goal_evaluation import make_goal_env
+    from ttt_gym.wrapper import _env_goal_space
+    from ttt_gym.wrappers import GoalObservation
+
+    env = Monitor(GoalObservation(make_goal_env("pointmaze-medium-navigate-v0")))
+    expected = GoalSpace((0, 1), group_size=2, tolerance=1.0)
+    assert _env_goal_space(env) == expected
+    assert _env_goal_space(DummyVecEnv([lambda: env])) == expected
+    assert _env_goal_space(PointGoalEnv()) is None
+
+
+def sac_on_padded_env():
+    env = PointGoalEnvWithGoalSpace(goal=(0.6, 0.0))
+    model = SAC("MultiInputPolicy", env, buffer_size=256, learning_starts=32, policy_kwargs=dict(TINY), seed=0)
+    return model.learn(96), env
+
+
+def test_sac_own_critic_drives_gc_ttt_selection():
+    from ttt_gym.model_critic import ModelCritic
+
+    model, env = sac_on_padded_env()
+    dataset = padded_dataset(PointGoalEnvWithGoalSpace.goal_space)
+    ttt = TestTimeTraining(model, dataset, selector="gc-ttt", every=5, steps=5, batch_size=16, min_selected=4)
+    critic = ttt.selector.critic
+    assert isinstance(critic, ModelCritic) and critic.discount == model.gamma == ttt.selector.discount
+    obs, _ = env.reset(seed=0)
+    ttt.predict(obs, episode_start=np.array([True]), deterministic=True)
+    assert ttt.stats.adaptations == 1 and ttt.stats.adaptation_errors == 0
+    assert ttt.selector.stats.critic_states > 0  # the H-step returns consulted the SAC's Q
+
+    # V(s, g) = Q(s, g, pi(s, g)), the smaller head, on the selector's scale; full goal observations and goal
+    # coordinates give the same values.
+    states = dataset.observations[:64]
+    goals = dataset.observations[100:164]
+    with torch.no_grad():
+        obs_tensor, _ = model.policy.obs_to_tensor(ttt.adapter.to_policy(states, goals[:, :2]))
+        q = torch.min(*model.critic(obs_tensor, model.actor(obs_tensor, deterministic=True))).squeeze(1).numpy()
+    expected = np.clip((model.gamma * q - 1) / (1 - model.gamma), -1 / (1 - model.gamma), 0)
+    np.testing.assert_allclose(critic(states, goals), expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(critic(states, goals[:, :2]), expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(ModelCritic(ttt.pretrained_policy, ttt.adapter, 0.99, rescale=False)(states, goals), q)
+
+    # The default selector uses it too; a model without a Q critic is refused with the fix named.
+    assert isinstance(TestTimeTraining(model, dataset).selector.critic, ModelCritic)
+    with pytest.raises(TypeError, match="critic-free"):
+        ModelCritic(build("ppo-dict")[0].policy, ttt.adapter, 0.99)

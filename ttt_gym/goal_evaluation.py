@@ -6,17 +6,21 @@ the policy acts until the episode ends (1000 steps in pointmaze / antmaze, or ea
 counts as a success when ``info["success"]`` holds at its last step. The policy sees
 ``GoalObservation(env, full_goal=True)`` dicts, the observation and the full goal observation (``info["goal"]``),
 through SB3's ``predict(observation, state, episode_start, deterministic)``.
+
+Any other goal env works the same way: one whose observation is already a goal dict (``observation``,
+``desired_goal``), or any env ``GoalObservation`` can wrap; without tasks its episodes are plain seeded resets.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from gymnasium import spaces
 
 from ttt_gym.evaluation import SupportsPredict
 from ttt_gym.wrappers import GoalObservation
@@ -69,6 +73,30 @@ def make_goal_env(env_name: str, **env_kwargs: Any) -> gym.Env:
     return ogbench.make_env_and_datasets(env_name, env_only=True, **env_kwargs)
 
 
+def _is_goal_dict(space: gym.Space) -> bool:
+    return isinstance(space, spaces.Dict) and {"observation", "desired_goal"} <= set(space.spaces)
+
+
+def _goal_observation(env: gym.Env, model: Any, full_goal: bool | None) -> gym.Env:
+    """``GoalObservation(env)`` with the goal layout the model takes (see :func:`evaluate_goal_policy`)."""
+    if full_goal is None:
+        space = getattr(model, "observation_space", None)
+        if _is_goal_dict(space):
+            goal_shape, obs_shape = space["desired_goal"].shape, space["observation"].shape  # type: ignore[index]
+            full_goal = goal_shape == obs_shape
+        else:
+            full_goal = True
+    wrapped = GoalObservation(env, full_goal=full_goal)
+    space = getattr(model, "observation_space", None)
+    if _is_goal_dict(space) and space["desired_goal"].shape != wrapped.observation_space["desired_goal"].shape:  # type: ignore[index]
+        raise ValueError(
+            f"The model takes goals of shape {space['desired_goal'].shape} but GoalObservation(full_goal="  # type: ignore[index]
+            f"{full_goal}) gives {wrapped.observation_space['desired_goal'].shape}: pass full_goal= to match how "
+            "the model was trained"
+        )
+    return wrapped
+
+
 def seeded_reset(env: gym.Env, seed: int, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
     """``env.reset(seed=seed, **kwargs)`` that gives the same episode for the same seed, even on OGBench mazes.
 
@@ -89,48 +117,70 @@ def seeded_reset(env: gym.Env, seed: int, **kwargs: Any) -> tuple[Any, dict[str,
 
 def evaluate_goal_policy(
     model: SupportsPredict,
-    env_name: str,
-    tasks: Sequence[int] = (1, 2, 3, 4, 5),
+    env_name: str | Callable[[], gym.Env],
+    tasks: Sequence[int] | None = None,
     episodes_per_task: int = 10,
     seed: int = 0,
     *,
     deterministic: bool = True,
+    full_goal: bool | None = None,
     max_episode_steps: int | None = None,
     progress_bar: bool = False,
     env_kwargs: dict[str, Any] | None = None,
 ) -> GoalEvaluationResult:
-    """Evaluate ``model`` with OGBench's task protocol.
+    """Evaluate ``model`` with OGBench's task protocol, on an OGBench env or any goal env.
 
     Args:
         model: anything with SB3's ``predict`` acting on ``{"observation", "achieved_goal", "desired_goal"}`` dicts
-            (an agent, its ``.policy``, a ``TestTimeTraining`` wrapper). ``state`` is threaded through and
-            ``episode_start`` is true on each episode's first step.
-        env_name: an OGBench dataset / env name (``"pointmaze-medium-navigate-v0"``) or a registered id.
-        tasks: task ids passed as ``reset(options=dict(task_id=k))``.
+            (an agent, an SB3 model trained on :class:`~ttt_gym.wrappers.GoalObservation`, a ``TestTimeTraining``
+            wrapper). ``state`` is threaded through and ``episode_start`` is true on each episode's first step.
+        env_name: an OGBench dataset / env name (``"pointmaze-medium-navigate-v0"``), any registered gymnasium id,
+            or a factory ``() -> env``. An env whose observation is already a goal dict (``observation``,
+            ``desired_goal``) is used as it is; any other is wrapped in ``GoalObservation``. The env must put a
+            bool ``info["success"]`` in its step infos.
+        tasks: task ids passed as ``reset(options=dict(task_id=k))``; default: OGBench's five (1..5) on an env that
+            has tasks (``num_tasks``), else one plain "task" 0 whose episodes are reset without options.
         episodes_per_task: episodes per task (OGBench reports 50).
         seed: the ``i``-th episode overall is reset with ``seed + i``.
         deterministic: passed to ``predict`` (OGBench evaluates the mean action).
+        full_goal: the ``GoalObservation`` goals are full goal observations (what our agents take) or goal
+            coordinates (``GoalObservation``'s default, what SB3 + HER models usually take). Default: what
+            ``model.observation_space`` says, else full goal observations.
         max_episode_steps: cut episodes shorter than the env's own limit (for quick checks).
         progress_bar: show a tqdm bar over episodes.
-        env_kwargs: keyword arguments for the env constructor.
+        env_kwargs: keyword arguments for the env constructor (ids only).
+
+    Raises:
+        ValueError: no episodes, a task the env does not have, or a goal layout the model does not take.
     """
     if episodes_per_task < 1:
         raise ValueError(f"episodes_per_task must be at least 1, got {episodes_per_task}.")
-    env = GoalObservation(make_goal_env(env_name, **(env_kwargs or {})), full_goal=True)
+    if callable(env_name):
+        if env_kwargs:
+            raise ValueError("env_kwargs apply to env ids; bind them in the factory instead")
+        base, label = env_name(), getattr(env_name, "__name__", "env")
+    else:
+        base, label = make_goal_env(env_name, **(env_kwargs or {})), env_name
+    env = base if _is_goal_dict(base.observation_space) else _goal_observation(base, model, full_goal)
     n_tasks = getattr(env.unwrapped, "num_tasks", None)
+    if tasks is None:
+        tasks = (1, 2, 3, 4, 5) if n_tasks is not None else (0,)
     for task in tasks:
         if n_tasks is not None and not 1 <= task <= n_tasks:
-            raise ValueError(f"{env_name} has tasks 1..{n_tasks}, got task {task}.")
+            raise ValueError(f"{label} has tasks 1..{n_tasks}, got task {task}.")
+        if n_tasks is None and task != 0:
+            raise ValueError(f"{label} has no tasks (no num_tasks): leave tasks unset (one plain task 0).")
+    reset_options = (lambda task: dict(task_id=task)) if n_tasks is not None else (lambda task: None)
 
     from tqdm.auto import tqdm
 
     successes = np.zeros((len(tasks), episodes_per_task), dtype=bool)
     lengths = np.zeros((len(tasks), episodes_per_task), dtype=np.int64)
     total_steps, policy_seconds, start = 0, 0.0, time.perf_counter()
-    with tqdm(total=len(tasks) * episodes_per_task, disable=not progress_bar, desc=env_name) as bar:
+    with tqdm(total=len(tasks) * episodes_per_task, disable=not progress_bar, desc=label) as bar:
         for row, task in enumerate(tasks):
             for episode in range(episodes_per_task):
-                obs, info = seeded_reset(env, seed + row * episodes_per_task + episode, options=dict(task_id=task))
+                obs, info = seeded_reset(env, seed + row * episodes_per_task + episode, options=reset_options(task))
                 state, episode_start = None, np.ones((1,), dtype=bool)
                 done, steps, success = False, 0, False
                 while not done:
@@ -151,7 +201,7 @@ def evaluate_goal_policy(
     env.close()
     elapsed = time.perf_counter() - start
     return GoalEvaluationResult(
-        env_name=env_name,
+        env_name=label,
         task_ids=tuple(int(t) for t in tasks),
         successes=successes,
         lengths=lengths,

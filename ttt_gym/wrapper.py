@@ -31,16 +31,22 @@ import torch
 from gymnasium import spaces
 from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.utils import get_device
+from stable_baselines3.common.vec_env import VecEnv
 from torch import nn
 
 from ttt_gym.agents.base import GoalConditionedAgent, TensorBatch
 from ttt_gym.data import GoalDataset
+from ttt_gym.data.goal_space import GoalSpace, goal_space_for
 from ttt_gym.losses import TTTBatch, TTTLoss, default_loss
+from ttt_gym.model_critic import ModelCritic, has_q_critic
 from ttt_gym.selection import Critic, GoalRelatedSelector, Selector, make_selector
 
 __all__ = ["GoalObservationAdapter", "TTTStats", "TestTimeTraining"]
 
 logger = logging.getLogger(__name__)
+
+DEFAULT_DISCOUNT = 0.99
+"""Discount of the selection's returns when the model does not say (OGBench's agents and SB3's default)."""
 
 OBSERVATION_KEY, ACHIEVED_KEY, DESIRED_KEY = "observation", "achieved_goal", "desired_goal"
 _GOAL_KEYS = (OBSERVATION_KEY, ACHIEVED_KEY, DESIRED_KEY)
@@ -132,6 +138,13 @@ class GoalObservationAdapter:
                 "wrap the env in ttt_gym.wrappers.GoalObservation(env)"
             )
         for key, size in zip(self.keys, self.sizes, strict=True):
+            if key != OBSERVATION_KEY and size not in (obs_dim, self.goal_coordinate_dim) and self.goal_space is None:
+                raise ValueError(
+                    f"The policy's {key!r} has {size} entries (goal coordinates?) but {dataset.source} has no known "
+                    f"goal space to take them from its {obs_dim}-d observations: pass env= (an env wrapped in "
+                    "ttt_gym.wrappers.GoalObservation knows it), or give the dataset one with "
+                    "dataset.with_goal_space(ttt_gym.data.GoalSpace(...))"
+                )
             if key != OBSERVATION_KEY and size not in (obs_dim, self.goal_coordinate_dim):
                 raise ValueError(
                     f"The policy's {key!r} has {size} entries; with this dataset it must be a full goal observation "
@@ -281,11 +294,14 @@ class TestTimeTraining:
         model_or_policy: An SB3 model (PPO, A2C, SAC, TD3, DDPG; ``MlpPolicy`` on flat observation + goal, or
             ``MultiInputPolicy`` on ``GoalObservation`` dicts), an SB3 policy (``model.policy``, a SAC / TD3
             ``Actor``), or a GCBC / GCIVL / GCIQL agent. It is never modified.
-        dataset: The offline data to select from (the pre-training data in the paper).
-        selector: Chooses D(s, g*). Default: :class:`~ttt_gym.selection.GoalRelatedSelector` with the agent's
-            critic (``agent.value``) when it has one (H-step returns), else critic-free (Monte-Carlo returns). A
-            kind of :func:`~ttt_gym.selection.make_selector` (``"critic-free"``, ``"gc-ttt"``...) builds that
-            selector on ``dataset`` with the agent's critic.
+        dataset: The offline data to select from (the pre-training data in the paper). Without a goal space of
+            its own (:attr:`GoalDataset.goal_space`), it takes the env's: ``env``'s, else the SB3 model's
+            ``get_env()``'s :class:`~ttt_gym.wrappers.GoalObservation` (or OGBench env).
+        selector: Chooses D(s, g*). Default: :class:`~ttt_gym.selection.GoalRelatedSelector` with the model's own
+            critic when it has one (H-step returns), else critic-free (Monte-Carlo returns). The model's critic is
+            an agent's ``value`` (GCIVL, GCIQL), or ``V(s, g) = Q(s, g, pi(s, g))`` of a SAC / TD3 / DDPG / TQC
+            model (:class:`~ttt_gym.model_critic.ModelCritic`). A kind of :func:`~ttt_gym.selection.make_selector`
+            (``"gc-ttt"``, ``"critic-free"``...) builds that selector on ``dataset`` with the same critic.
         every: Steps between adaptations (K in the paper; it also adapts at every episode start and new goal).
         steps: Optimizer steps per adaptation (N); 0 only restores and selects.
         lr: Adam learning rate of the fine-tuning (the authors use 3e-4 or 3e-5).
@@ -300,7 +316,8 @@ class TestTimeTraining:
             sub-trajectories) than this: act with the pretrained weights (counted in
             ``stats.too_little_data``).
         flat_keys: Part order of a flat (Box) policy observation (:class:`GoalObservationAdapter`).
-        env: Optional env or VecEnv to check against the policy's spaces at construction.
+        env: Optional env or VecEnv to check against the policy's spaces at construction (and to take the goal
+            space from, when the dataset has none).
         asynchronous: Fine-tune in a background thread and keep acting with the current weights meanwhile (the
             pretrained ones at an episode start); the new weights are used from the first ``predict`` after the
             fine-tuning finishes.
@@ -346,7 +363,6 @@ class TestTimeTraining:
             )
         self.policy = policy
         """The wrapped (pretrained) policy; never modified."""
-        self.dataset = dataset
         self.every, self.steps, self.lr, self.batch_size = int(every), int(steps), float(lr), int(batch_size)
         self.min_selected = int(min_selected)
         self.asynchronous = bool(asynchronous)
@@ -354,21 +370,16 @@ class TestTimeTraining:
         self.optimizer_kwargs = dict(optimizer_kwargs or {})
 
         _check_action_space(policy.action_space, dataset)
-        self.adapter = GoalObservationAdapter(policy.observation_space, dataset, flat_keys)
         if env is not None:
             _check_env(env, policy)
+        if dataset.goal_space is None:  # e.g. a file not named after an OGBench dataset: the env knows its goals
+            goal_space = _env_goal_space(env if env is not None else _model_env(model_or_policy))
+            if goal_space is not None:
+                dataset = dataset.with_goal_space(goal_space)
+        self.dataset = dataset
+        self.adapter = GoalObservationAdapter(policy.observation_space, dataset, flat_keys)
         self.device = self._resolve_device(device)
         self._check_optimizer_kwargs()
-
-        critic: Critic | None = getattr(self.agent, "value", None)  # our agents take full goal observations
-        if selector is None:
-            selector = GoalRelatedSelector(dataset, critic)
-        elif isinstance(selector, str):  # a kind, as SB3 takes "MlpPolicy": the agent's critic where one is needed
-            selector = make_selector(selector, dataset, critic)
-        if not callable(getattr(selector, "select", None)):
-            raise TypeError(f"selector must have select(state, goal) -> indices, got {type(selector).__name__}")
-        self.selector = selector
-        self.loss: TTTLoss = loss if loss is not None else default_loss(model_or_policy)
 
         # The frozen pretrained copy on the wrapper's device: every adaptation starts from its weights.
         self._pretrained = _detached_copy(policy).to(self.device)
@@ -376,6 +387,25 @@ class TestTimeTraining:
         for parameter in self._pretrained.parameters():
             parameter.requires_grad_(False)
         self._pretrained_state = self._pretrained.state_dict()
+
+        if selector is None or isinstance(selector, str):
+            # A kind, as SB3 takes "MlpPolicy"; the default is GoalRelatedSelector's (H-step returns with a critic,
+            # else critic-free). The critic is the model's own: an agent's value function, or V(s, g) = Q(s, g,
+            # pi(s, g)) of an SB3 off-policy model (on its frozen copy), in the model's discount.
+            critic: Critic | None = getattr(self.agent, "value", None)  # our agents take full goal observations
+            selector_kwargs: dict[str, Any] = {}
+            if critic is None and has_q_critic(self._pretrained):
+                discount = float(getattr(model_or_policy, "gamma", DEFAULT_DISCOUNT))
+                critic = ModelCritic(self._pretrained, self.adapter, discount)
+                selector_kwargs["discount"] = discount
+            if selector is None:
+                selector = GoalRelatedSelector(dataset, critic, **selector_kwargs)
+            else:
+                selector = make_selector(selector, dataset, critic, **selector_kwargs)
+        if not callable(getattr(selector, "select", None)):
+            raise TypeError(f"selector must have select(state, goal) -> indices, got {type(selector).__name__}")
+        self.selector = selector
+        self.loss: TTTLoss = loss if loss is not None else default_loss(model_or_policy)
         self._slots: dict[int, _EnvSlot] = {}
         self._executor: ThreadPoolExecutor | None = None
         self._stats_lock = threading.Lock()
@@ -753,6 +783,29 @@ def _check_env(env: Any, policy: BasePolicy) -> None:
         )
     if shapes(env_act) != shapes(policy.action_space):
         raise ValueError(f"The env acts in {env_act} but the policy in {policy.action_space}: use the policy's env")
+
+
+def _model_env(model: Any) -> Any:
+    """The env an SB3 model was trained on (None for a loaded model without one, a policy or an agent)."""
+    get_env = getattr(model, "get_env", None)
+    return get_env() if callable(get_env) else None
+
+
+def _env_goal_space(env: Any) -> GoalSpace | None:
+    """The goal space a (vector) env knows: its ``GoalObservation``'s, else the one of its OGBench env, else None."""
+    if env is None:
+        return None
+    try:
+        if isinstance(env, VecEnv):  # ask its first env
+            return env.env_method("get_wrapper_attr", "goal_space", indices=[0])[0]  # type: ignore[no-any-return]
+        return env.get_wrapper_attr("goal_space")  # type: ignore[no-any-return]
+    except AttributeError:
+        pass
+    try:
+        first = env.get_attr("unwrapped", indices=[0])[0] if isinstance(env, VecEnv) else env
+    except (AttributeError, EOFError, OSError):  # e.g. a SubprocVecEnv that cannot send its env back
+        return None
+    return goal_space_for(first)
 
 
 def _log_rarely(count: int, message: str, *args: Any) -> None:

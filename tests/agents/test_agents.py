@@ -54,7 +54,7 @@ def test_gcbc_learns_to_head_for_the_goal(goal_spaces, line_dataset):
     direction = rng.normal(size=(256, OBS_DIM))
     direction /= np.linalg.norm(direction, axis=1, keepdims=True)
     goals = obs + rng.uniform(0.3, 1.4, size=(256, 1)) * direction
-    actions, _ = agent.predict(obs, goal=goals)
+    actions, _ = agent.predict(obs, goal=goals, deterministic=True)
     cosine = np.sum(actions * direction, axis=1) / np.linalg.norm(actions, axis=1)
     assert np.median(cosine) > 0.9
 
@@ -63,15 +63,15 @@ def test_gcbc_learns_to_head_for_the_goal(goal_spaces, line_dataset):
 def test_predict_shapes_for_single_and_batched_observations(cls, goal_spaces):
     agent = cls(goal_spaces, **TINY)
     obs, goal = np.zeros(OBS_DIM), np.ones(OBS_DIM)
-    action, state = agent.predict(obs, goal=goal)
+    action, state = agent.predict(obs, goal=goal, deterministic=True)
     assert action.shape == (ACTION_DIM,) and state is None
     actions, _ = agent.predict(np.zeros((5, OBS_DIM)), goal=np.ones((5, OBS_DIM)))
     assert actions.shape == (5, ACTION_DIM)
-    dict_action, _ = agent.predict({"observation": obs, "achieved_goal": obs, "desired_goal": goal})
+    dict_action, _ = agent.predict({"observation": obs, "achieved_goal": obs, "desired_goal": goal}, deterministic=True)
     np.testing.assert_array_equal(dict_action, action)
     batched, _ = agent.predict({"observation": np.zeros((3, OBS_DIM)), "desired_goal": np.ones((3, OBS_DIM))})
     assert batched.shape == (3, ACTION_DIM)
-    sampled, _ = agent.predict(np.zeros((1000, OBS_DIM)), goal=np.ones((1000, OBS_DIM)), deterministic=False)
+    sampled, _ = agent.predict(np.zeros((1000, OBS_DIM)), goal=np.ones((1000, OBS_DIM)))  # SB3's default: a sample
     assert sampled.min() >= -1 and sampled.max() <= 1 and sampled.std() > 0.3  # unit std, clipped
 
 
@@ -99,7 +99,10 @@ def test_save_load_round_trip_is_exact(cls, goal_spaces, line_dataset, tmp_path)
     for a, b in zip(agent.critics.state_dict().values(), loaded.critics.state_dict().values(), strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
     obs = np.random.default_rng(0).normal(size=(16, OBS_DIM))
-    np.testing.assert_array_equal(agent.predict(obs, goal=obs[::-1])[0], loaded.predict(obs, goal=obs[::-1])[0])
+    np.testing.assert_array_equal(
+        agent.predict(obs, goal=obs[::-1], deterministic=True)[0],
+        loaded.predict(obs, goal=obs[::-1], deterministic=True)[0],
+    )
     if hasattr(agent, "value"):
         np.testing.assert_array_equal(agent.value(obs, obs[::-1]), loaded.value(obs, obs[::-1]))
 
@@ -136,7 +139,7 @@ def test_policy_is_an_sb3_policy(cls, goal_spaces):
     assert isinstance(agent.policy, BasePolicy) and isinstance(agent.policy, GoalConditionedPolicy)
     obs = {"observation": np.zeros(OBS_DIM), "desired_goal": np.ones(OBS_DIM)}
     action, _ = agent.policy.predict(obs, deterministic=True)
-    np.testing.assert_array_equal(action, agent.predict(obs)[0])
+    np.testing.assert_array_equal(action, agent.predict(obs, deterministic=True)[0])
     with torch.no_grad():
         tensor_action = agent.policy({k: torch.as_tensor(v)[None] for k, v in obs.items()})
     np.testing.assert_allclose(tensor_action[0].numpy(), action, atol=1e-6)

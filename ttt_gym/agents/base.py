@@ -13,6 +13,7 @@ import difflib
 import math
 import sys
 import time
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -579,16 +580,18 @@ class GoalConditionedAgent(ABC):
 
     def learn(
         self: _AgentT,
-        total_steps: int,
+        total_timesteps: int | None = None,
         *,
         progress_bar: bool = True,
         log_interval: int = 1000,
         log_dir: str | Path | None = None,
+        total_steps: int | None = None,
     ) -> _AgentT:
-        """Run ``total_steps`` gradient steps on batches sampled from the dataset.
+        """Run ``total_timesteps`` gradient steps on batches sampled from the dataset.
 
         Args:
-            total_steps: number of gradient steps (OGBench trains for 1M).
+            total_timesteps: number of gradient steps (OGBench trains for 1M); SB3's name, as in ``model.learn``.
+            total_steps: deprecated name of ``total_timesteps``.
             progress_bar: show a tqdm bar.
             log_interval: record the diagnostics of every ``log_interval``-th step (0 disables logging).
             log_dir: if given (and no logger was set), log to stdout, CSV and TensorBoard in this folder.
@@ -596,6 +599,17 @@ class GoalConditionedAgent(ABC):
         Returns:
             The agent itself.
         """
+        if total_steps is not None:
+            if total_timesteps is not None:
+                raise TypeError("pass total_timesteps only (total_steps is its deprecated name)")
+            warnings.warn(
+                "learn(total_steps=...) is deprecated: call learn(total_timesteps=...), SB3's name",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            total_timesteps = total_steps
+        if total_timesteps is None or total_timesteps < 0:
+            raise ValueError(f"learn needs total_timesteps >= 0 (gradient steps), got {total_timesteps}")
         if self.dataset is None:
             raise ValueError(
                 f"{type(self).__name__}.learn needs a dataset: pass it to the constructor or to load(), or call "
@@ -607,8 +621,8 @@ class GoalConditionedAgent(ABC):
 
         sampling = self.config.goal_sampling()
         start, window_start, window_steps = time.perf_counter(), time.perf_counter(), 0
-        with tqdm(total=total_steps, disable=not progress_bar, desc=type(self).__name__) as bar:
-            for _ in range(total_steps):
+        with tqdm(total=total_timesteps, disable=not progress_bar, desc=type(self).__name__) as bar:
+            for _ in range(total_timesteps):
                 batch = self.dataset.sample(self.config.batch_size, self.rng, sampling)
                 info = self._train_step(self._to_tensors(batch))
                 self.num_timesteps += 1
@@ -632,7 +646,7 @@ class GoalConditionedAgent(ABC):
         observation: np.ndarray | dict[str, np.ndarray],
         state: Any = None,
         episode_start: np.ndarray | None = None,
-        deterministic: bool = True,
+        deterministic: bool = False,
         *,
         goal: np.ndarray | None = None,
     ) -> tuple[np.ndarray, Any]:
@@ -643,7 +657,8 @@ class GoalConditionedAgent(ABC):
                 or a raw OGBench observation together with ``goal``.
             state: unused (the agents are memoryless); returned as is.
             episode_start: unused.
-            deterministic: the Gaussian mean (OGBench's evaluation) or a sample.
+            deterministic: the Gaussian mean (what OGBench evaluates; the evaluation functions pass True) or a
+                sample (the default, as in SB3).
             goal: the goal observation (OGBench's ``info["goal"]``) when ``observation`` is an array.
 
         Returns:

@@ -18,14 +18,21 @@ import enum
 import os
 import zipfile
 import zlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from ttt_gym.data.goal_space import GoalSpace, goal_space_for
+
+if TYPE_CHECKING:
+    import gymnasium as gym
+    from gymnasium.envs.registration import EnvSpec
+    from imitation.data.types import Trajectory
+    from minari import MinariDataset
+    from stable_baselines3.common.buffers import DictReplayBuffer
 
 __all__ = ["DatasetFormatError", "GoalBatch", "GoalDataset", "GoalKind", "GoalSamplingConfig"]
 
@@ -115,7 +122,8 @@ class GoalBatch:
 class GoalDataset:
     """Transitions of an OGBench-format dataset, with trajectory structure and goal relabelling.
 
-    Build one with :meth:`load` (an OGBench ``.npz`` file, ours or OGBench's) or :meth:`from_arrays`.
+    Build one with :meth:`load` (an OGBench ``.npz`` file, ours or OGBench's) or :meth:`from_arrays`, or from your own
+    data with :meth:`from_replay_buffer` (SB3), :meth:`from_trajectories` (imitation) or :meth:`from_minari`.
     Every array property is indexed by transition (``0 .. len(ds) - 1``) and read-only.
     """
 
@@ -254,6 +262,67 @@ class GoalDataset:
 
         train, val = dataset_paths(name, dataset_dir)
         return cls.load(train if split == "train" else val)
+
+    def with_goal_space(self, goal_space: GoalSpace | None) -> GoalDataset:
+        """The same transitions (arrays shared, not copied) with another goal space."""
+        if goal_space is not None and max(goal_space.indices) >= self.observation_dim:
+            raise DatasetFormatError(
+                f"{self.source}: goal space indices {goal_space.indices} do not fit {self.observation_dim}-d "
+                "observations"
+            )
+        return GoalDataset(
+            self._observations,
+            self._actions,
+            self._next_observations,
+            self._trajectory_ids,
+            self._steps_to_end,
+            goal_space=goal_space,
+            extras=self._extras,
+            source=self.source,
+        )
+
+    @classmethod
+    def from_replay_buffer(cls, buffer: DictReplayBuffer, *, goal_space: GoalSpace | None = None) -> GoalDataset:
+        """Every transition of an SB3 ``DictReplayBuffer`` / ``HerReplayBuffer`` of goal dicts, per env and episode.
+
+        See :func:`ttt_gym.data.sources.dataset_from_replay_buffer` (arguments, episode boundaries, errors).
+        """
+        from ttt_gym.data import sources
+
+        return sources.dataset_from_replay_buffer(buffer, goal_space=goal_space)
+
+    @classmethod
+    def from_trajectories(
+        cls, trajectories: Iterable[Trajectory], *, goal_space: GoalSpace | None = None
+    ) -> GoalDataset:
+        """imitation ``Trajectory`` objects (``obs`` an array of states or a goal ``DictObs``), one trajectory each.
+
+        See :func:`ttt_gym.data.sources.dataset_from_trajectories`.
+        """
+        from ttt_gym.data import sources
+
+        return sources.dataset_from_trajectories(trajectories, goal_space=goal_space)
+
+    @classmethod
+    def from_minari(cls, dataset_id: str, *, goal_space: GoalSpace | Literal["auto"] | None = "auto") -> GoalDataset:
+        """A local Minari dataset (never downloaded), one trajectory per episode; needs ``ttt-gym[minari]``.
+
+        See :func:`ttt_gym.data.sources.dataset_from_minari` (how ``"auto"`` finds the goal space).
+        """
+        from ttt_gym.data import sources
+
+        return sources.dataset_from_minari(dataset_id, goal_space=goal_space)
+
+    def to_minari(
+        self, dataset_id: str, *, env: str | gym.Env | EnvSpec | None = None, overwrite: bool = False, **metadata: Any
+    ) -> MinariDataset:
+        """Write this dataset as a local Minari dataset that :meth:`from_minari` reads back; needs ``ttt-gym[minari]``.
+
+        See :func:`ttt_gym.data.sources.dataset_to_minari` (what is written, ``env``, ``metadata``).
+        """
+        from ttt_gym.data import sources
+
+        return sources.dataset_to_minari(self, dataset_id, env=env, overwrite=overwrite, **metadata)
 
     # -- arrays -------------------------------------------------------------------------------------------------------
 

@@ -46,6 +46,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from gymnasium import spaces
+from stable_baselines3.common.utils import get_device
 from torch import nn
 from torch.distributions import Categorical, Distribution, Independent, Normal
 
@@ -669,8 +670,10 @@ class SequenceActor(nn.Module, ABC):
         )
 
     @classmethod
-    def load(cls: type[_ActorT], path: str | Path, device: str | torch.device = "cpu") -> _ActorT:
-        """Read an actor written by :meth:`save` (``SequenceActor.load`` accepts any actor class)."""
+    def load(cls: type[_ActorT], path: str | Path, device: str | torch.device = "auto") -> _ActorT:
+        """Read an actor written by :meth:`save` (``SequenceActor.load`` accepts any actor class).
+
+        ``device="auto"`` (SB3's default) puts it on CUDA when available, else the CPU."""
         saved = _read(path)
         actor_cls = _ACTOR_CLASSES.get(saved["actor"])
         if actor_cls is None:
@@ -681,7 +684,7 @@ class SequenceActor(nn.Module, ABC):
         config = {**actor_cls.legacy_config_defaults, **saved["config"]}
         actor = actor_cls(space_from_data(saved["observation_space"]), space_from_data(saved["action_space"]), **config)
         actor.load_state_dict(saved["state_dict"])
-        return actor.to(device)  # type: ignore[return-value]
+        return actor.to(get_device(device))  # type: ignore[return-value]
 
     def extra_repr(self) -> str:
         return f"{self.config}"
@@ -710,6 +713,6 @@ def _read(path: str | Path) -> dict[str, Any]:
     return saved
 
 
-def load_actor(path: str | Path, device: str | torch.device = "cpu") -> SequenceActor:
+def load_actor(path: str | Path, device: str | torch.device = "auto") -> SequenceActor:
     """Load any actor written by ``save`` without knowing its class."""
     return SequenceActor.load(path, device)
