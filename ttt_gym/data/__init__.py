@@ -4,6 +4,8 @@
   into ``~/.ogbench/data``, where ``ogbench.make_env_and_datasets`` loads them without a download.
 * :class:`GoalDataset` loads any OGBench-format file and samples :class:`GoalBatch` es with OGBench's goal
   relabelling (:class:`GoalSamplingConfig`); it exposes the per-transition arrays data selection needs.
+* Your own data comes in through ``GoalDataset.from_replay_buffer`` (SB3), ``from_trajectories`` (imitation) and
+  ``from_minari``, and goes out with ``to_minari`` (:mod:`ttt_gym.data.sources`).
 * :func:`goal_space_for` says which observation entries the success test looks at.
 """
 
