@@ -1,4 +1,4 @@
-"""Per-step cost of GC-TTT on a pointmaze-sized dataset: ``python benchmarks/gc_ttt_step.py --help``.
+"""Per-step cost of GC-TTT on a pointmaze-sized dataset: ``python -m benchmarks.gc_ttt_step --help``.
 
 No env: the states walk along the data, so the figure is selection + fine-tuning + acting, nothing else. Figures and
 commands in ``docs/TTT.md`` ("Cost").
@@ -13,15 +13,16 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
+from benchmarks.selection_speed import synthetic_maze_dataset
 from ttt_gym import TestTimeTraining
 from ttt_gym.agents import GCBC, GCIQL, GCIVL, GoalConditionedAgent
 from ttt_gym.data import GoalDataset
-from ttt_gym.selection import make_selector, synthetic_maze_dataset
+from ttt_gym.selection import make_selector
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python benchmarks/gc_ttt_step.py",
+        prog="python -m benchmarks.gc_ttt_step",
         description="Per-step cost of GC-TTT on a pointmaze-sized dataset (no env: states walk along the data).",
     )
     parser.add_argument("--dataset", default=None, help="an OGBench .npz file (default: synthetic, 1M transitions)")

@@ -10,7 +10,7 @@ For one saved actor (``runs/memory/*.pt``) this prints three measurements on fre
    (steps since the last visible observation for Coin Search, else steps since the start), so compounding error shows
    as a rate that grows along the episode.
 
-    .venv/bin/python benchmarks/inspect_memory.py --actor runs/memory/coin-search-ttt-linear-s0.pt \\
+    .venv/bin/python -m benchmarks.inspect_memory --actor runs/memory/coin-search-ttt-linear-s0.pt \\
         --env ttt_gym/CoinSearch-v0 --episodes 100
 """
 
@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 import torch
+
+from benchmarks._common import write_json_atomic
 
 
 def inspect(actor_path: Path, env_id: str, episodes: int, seed: int) -> dict[str, Any]:
@@ -93,10 +95,7 @@ def main(argv: list[str] | None = None) -> None:
     for result in results:
         print(json.dumps(result, indent=2))
     if args.output:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        partial = args.output.with_suffix(".json.partial")
-        partial.write_text(json.dumps(results, indent=2) + "\n")
-        partial.replace(args.output)
+        write_json_atomic(args.output, results)
 
 
 if __name__ == "__main__":

@@ -4,26 +4,23 @@ The critic-free test is exact on the offline data: a sub-trajectory reaches g* i
 is at g*. This script compares it with the H-step cut of a trained critic, and prints the critic's values along a
 straight line to the goal (a critic that ignores the maze's walls rises smoothly along it)::
 
-    .venv/bin/python benchmarks/inspect_selection.py --critic gcivl --seed 0 --state 16 20 --goal -0.47 20.07
-    .venv/bin/python benchmarks/inspect_selection.py --critic gcivl125k --seed 0 --state 16 20 --goal -0.47 20.07 \
+    .venv/bin/python -m benchmarks.inspect_selection --critic gcivl --seed 0 --state 16 20 --goal -0.47 20.07
+    .venv/bin/python -m benchmarks.inspect_selection --critic gcivl125k --seed 0 --state 16 20 --goal -0.47 20.07 \
         --path 16 20  20 20  20 16  20 12  16 12  12 12  12 16  8 16  8 20  4 20  0 20   # the maze's way round
 
-``--critic`` names a trained run ``runs/agents/{critic}-{dataset}-s{seed}.pt`` of benchmarks/run_agent.py (a GCIVL
+``--critic`` names a trained run ``runs/agents/{critic}-{dataset}-s{seed}.pt`` of ``benchmarks.run_agent`` (a GCIVL
 or GCIQL agent: the class is read from the name's prefix).
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run_ttt import agent_path
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from benchmarks._common import REPO_ROOT
+from benchmarks.run_ttt import agent_path
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,12 +1,12 @@
 """Success of GC-TTT against the TTT frequency K (the GC-TTT paper's Figure 2, middle) from the K-sweep results.
 
-    .venv/bin/python benchmarks/plot_k_sweep.py            # -> docs/images/gc_ttt_success_vs_k.png
+    .venv/bin/python -m benchmarks.plot_k_sweep            # -> docs/images/gc_ttt_success_vs_k.png
 
 The sweep is every config in ``benchmarks/configs/ttt/`` that differs from
 ``gcbc-gc-ttt-gcivl-pointmaze-medium-navigate`` (K = 100) only in ``ttt.every`` (:func:`summarize.k_sweep_configs`);
 its results are
 ``benchmarks/results/ttt/{name}-s{seed}.json`` for every seed found (smoke and stale runs left out, as in
-``benchmarks/summarize.py``). Left panel: success with TTT against K, the mean over seeds with min-max bars and each
+``benchmarks.summarize``). Left panel: success with TTT against K, the mean over seeds with min-max bars and each
 seed as a dot, and the agent without TTT (the mean over all runs' baselines, min-max band) as a horizontal line.
 Right panel: the cost, TTT seconds per 1000 env steps. Missing (K, seed) results are listed and the rest is plotted.
 """
@@ -14,14 +14,19 @@ Right panel: the cost, TTT seconds per 1000 env steps. Missing (K, seed) results
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from summarize import EXPECTED_SEEDS, K_SWEEP_BASE, REPO_ROOT, TTT_RESULT_DIR, k_sweep_configs, load_ttt_results
+from benchmarks.summarize import (
+    EXPECTED_SEEDS,
+    K_SWEEP_BASE,
+    REPO_ROOT,
+    TTT_RESULT_DIR,
+    k_sweep_configs,
+    load_ttt_results,
+)
 
 DEFAULT_OUTPUT = REPO_ROOT / "docs" / "images" / "gc_ttt_success_vs_k.png"
 
@@ -118,7 +123,7 @@ def main(argv: list[str] | None = None) -> None:
         print("missing results (plotted without them):\n  " + "\n  ".join(missing))
     if not any(results.values()):
         raise SystemExit(
-            f"No K-sweep results in {args.results_dir}: run benchmarks/run_ttt.py first (docs/BENCHMARKS.md)."
+            f"No K-sweep results in {args.results_dir}: run `python -m benchmarks.run_ttt` first (docs/BENCHMARKS.md)."
         )
     plot(results, args.output, base=args.base)
     print(f"wrote {args.output}")

@@ -1,9 +1,9 @@
 """The GC-TTT paper's Figure 4 on pointmaze-medium: the data GC-TTT selects at each adaptation of one episode.
 
-    .venv/bin/python benchmarks/plot_selection.py                 # task 1 -> docs/images/gc_ttt_selection.png
-    .venv/bin/python benchmarks/plot_selection.py --task 3 --output /tmp/selection-task3.png
+    .venv/bin/python -m benchmarks.plot_selection                 # task 1 -> docs/images/gc_ttt_selection.png
+    .venv/bin/python -m benchmarks.plot_selection --task 3 --output /tmp/selection-task3.png
 
-It builds the agent, critic, selector and wrapper exactly as ``benchmarks/run_ttt.py`` does for ``--config`` (default:
+It builds the agent, critic, selector and wrapper exactly as ``benchmarks.run_ttt`` does for ``--config`` (default:
 GC-BC with the GCIVL critic, ``gcbc-gc-ttt-gcivl-pointmaze-medium-navigate``; agents
 ``runs/agents/{agent}-{dataset}-s{seed}.pt``), runs one evaluation episode of ``--task`` with OGBench's protocol
 (deterministic actions, reset seed as in the benchmark: ``seed + row * episodes_per_task + episode``) and draws the
@@ -22,7 +22,6 @@ served the earlier episodes.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,10 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.run_ttt import REPO_ROOT, load_agent_and_critic, load_config
 from ttt_gym.selection import GoalRelatedSelector, Selector
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run_ttt import REPO_ROOT, load_agent_and_critic, load_config
 
 DEFAULT_CONFIG = REPO_ROOT / "benchmarks" / "configs" / "ttt" / "gcbc-gc-ttt-gcivl-pointmaze-medium-navigate.json"
 DEFAULT_OUTPUT = REPO_ROOT / "docs" / "images" / "gc_ttt_selection.png"

@@ -1,6 +1,6 @@
 """Run every offline-agent benchmark cell for several seeds, a few at a time, each run in its own process.
 
-    nohup .venv/bin/python benchmarks/run_all.py --jobs 2 --seeds 0 1 2 > runs/bench_logs/queue.out 2>&1 &
+    nohup .venv/bin/python -m benchmarks.run_all --jobs 2 --seeds 0 1 2 > runs/bench_logs/queue.out 2>&1 &
 
 Runs are ordered seed-major (seed 0 of every config, then seed 1, ...) so that partial results already fill the
 table. A run whose result JSON exists is skipped, so the same command resumes an interrupted queue. A run that
@@ -58,7 +58,8 @@ def main(argv: list[str] | None = None) -> None:
             name, seed = pending.pop(0)
             command = [
                 sys.executable,
-                str(REPO_ROOT / "benchmarks" / "run_agent.py"),
+                "-m",
+                "benchmarks.run_agent",
                 "--config",
                 str(CONFIG_DIR / f"{name}.json"),
                 "--seed",

@@ -3,10 +3,10 @@
 One run is one row of the GC-TTT table in ``docs/BENCHMARKS.md`` ("GC-TTT: Table 1 rows on pointmaze-medium") for one
 seed::
 
-    .venv/bin/python benchmarks/run_ttt.py --seed 0 \\
+    .venv/bin/python -m benchmarks.run_ttt --seed 0 \\
         --config benchmarks/configs/ttt/gcbc-critic-free-pointmaze-medium-navigate.json
 
-It loads the agent that ``benchmarks/run_agent.py`` trained (``runs/agents/{agent}-{dataset}-s{seed}.pt``), wraps it
+It loads the agent that ``benchmarks.run_agent`` trained (``runs/agents/{agent}-{dataset}-s{seed}.pt``), wraps it
 in :class:`ttt_gym.wrapper.TestTimeTraining` with the config's ``ttt`` block (K = ``every``, N = ``steps``, ``lr``,
 ``batch_size``) and selector (``selector.kind``: any kind of :func:`ttt_gym.selection.make_selector`, see
 ``CRITIC_USE``; ``selector.critic``: ``null``, ``"own"`` for the agent's own ``value``, or an agent name such as
@@ -29,17 +29,14 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run_agent import AGENT_NAMES, read_config, run_record
+from benchmarks._common import REPO_ROOT, output_path, read_config, run_record, write_json_atomic
+from ttt_gym.agents import AGENTS
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 REQUIRED_KEYS = ("name", "agent", "env_name", "selector", "ttt", "eval", "torch_threads")
 CRITIC_USE = {
     "gc-ttt": "required",  # H-step returns (eq. 3) with the critic
@@ -56,8 +53,8 @@ SELECTOR_KINDS = tuple(CRITIC_USE)
 def load_config(path: Path) -> dict[str, Any]:
     """Read and check a GC-TTT benchmark config (see ``benchmarks/configs/ttt/*.json``)."""
     config = read_config(path, REQUIRED_KEYS, "a GC-TTT config")
-    if config["agent"] not in AGENT_NAMES:
-        raise ValueError(f"{path}: agent must be one of {AGENT_NAMES}, got {config['agent']!r}.")
+    if config["agent"] not in AGENTS:
+        raise ValueError(f"{path}: agent must be one of {tuple(AGENTS)}, got {config['agent']!r}.")
     kind, critic = config["selector"].get("kind"), config["selector"].get("critic")
     if kind not in SELECTOR_KINDS:
         raise ValueError(f"{path}: selector.kind must be one of {SELECTOR_KINDS}, got {kind!r}.")
@@ -121,7 +118,7 @@ def agent_path(agent_dir: Path, agent: str, env_name: str, seed: int) -> Path:
     if not path.is_file():
         raise FileNotFoundError(
             f"No pretrained agent at {path}. Train it first:\n"
-            f"    .venv/bin/python benchmarks/run_agent.py --seed {seed} "
+            f"    .venv/bin/python -m benchmarks.run_agent --seed {seed} "
             f"--config benchmarks/configs/{agent}-{dataset_name}.json"
         )
     return path
@@ -152,19 +149,16 @@ def load_agent_and_critic(
     ``agent_run`` / ``selector.critic_run`` pick another trained run of the agent / critic (a config name prefix such
     as ``"gciqlawr"`` or ``"gcivl125k"``); ``selector.critic`` ``"own"`` is the agent's ``value``, None no critic.
     """
-    from ttt_gym.agents import GCBC, GCIQL, GCIVL
-
-    agent_classes = {"gcbc": GCBC, "gcivl": GCIVL, "gciql": GCIQL}
     env_name = config["env_name"]
     path = agent_path(agent_dir, config.get("agent_run", config["agent"]), env_name, seed)
-    agent = agent_classes[config["agent"]].load(path, dataset)
+    agent = AGENTS[config["agent"]].load(path, dataset)
     critic_name = config["selector"].get("critic")
     if critic_name == "own":
         return agent, path, agent.value, path
     if critic_name is None:
         return agent, path, None, None
     critic_path = agent_path(agent_dir, config["selector"].get("critic_run", critic_name), env_name, seed)
-    return agent, path, agent_classes[critic_name].load(critic_path, dataset).value, critic_path
+    return agent, path, AGENTS[critic_name].load(critic_path, dataset).value, critic_path
 
 
 def run(config: dict[str, Any], seed: int, *, smoke: bool, agent_dir: Path, baseline: bool) -> dict[str, Any]:
@@ -248,7 +242,7 @@ def run(config: dict[str, Any], seed: int, *, smoke: bool, agent_dir: Path, base
             "last_selected": selection_stats.last_selected,
             "last_subtrajectories": getattr(selection_stats, "last_subtrajectories", None),
         },
-        **run_record(started, start=load_start, before_ttt=load_before_ttt),
+        **run_record(started, module="benchmarks.run_ttt", start=load_start, before_ttt=load_before_ttt),
     }
 
 
@@ -266,15 +260,11 @@ def main(argv: list[str] | None = None) -> None:
     smoke = args.episodes_per_task is not None
     if smoke:
         config["eval"] = {**config["eval"], "episodes_per_task": args.episodes_per_task}
-        if args.output is None:
-            parser.error("--episodes-per-task makes a smoke run: give --output so no result is overwritten.")
-    output = args.output or REPO_ROOT / "benchmarks" / "results" / "ttt" / f"{config['name']}-s{args.seed}.json"
+    default = REPO_ROOT / "benchmarks" / "results" / "ttt" / f"{config['name']}-s{args.seed}.json"
+    output = output_path(parser, args.output, default, smoke_flags="--episodes-per-task" if smoke else None)
 
     record = run(config, args.seed, smoke=smoke, agent_dir=args.agent_dir.resolve(), baseline=not args.no_baseline)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    partial = output.with_suffix(".json.partial")
-    partial.write_text(json.dumps(record, indent=2) + "\n")
-    partial.replace(output)  # atomic: a crashed run never leaves a result that looks finished
+    write_json_atomic(output, record)
     print(f"wrote {output}", flush=True)
 
 

@@ -1,8 +1,8 @@
 """Turn ``benchmarks/results/*.json`` into the "Offline agents" section of ``docs/BENCHMARKS.md``, and
 ``benchmarks/results/ttt/*.json`` into the GC-TTT ablation, K-sweep and Table 1 (over seeds) sections.
 
-    .venv/bin/python benchmarks/summarize.py            # rewrite the sections in docs/BENCHMARKS.md
-    .venv/bin/python benchmarks/summarize.py --print    # print them instead
+    .venv/bin/python -m benchmarks.summarize            # rewrite the sections in docs/BENCHMARKS.md
+    .venv/bin/python -m benchmarks.summarize --print    # print them instead
 
 Only the sections under ``SECTION_HEADING``, ``ABLATION_HEADING``, ``K_SWEEP_HEADING`` and ``TABLE1_HEADING`` are
 replaced (each up to the next ``## `` heading); the rest of the file is kept. The GC-TTT sections are written only
@@ -183,13 +183,13 @@ def render() -> str:
         "",
         "```bash",
         "# one run (one cell, one seed): trains, saves runs/agents/NAME-sS.pt, writes benchmarks/results/NAME-sS.json",
-        ".venv/bin/python benchmarks/run_agent.py --seed 0 \\",
+        ".venv/bin/python -m benchmarks.run_agent --seed 0 \\",
         "    --config benchmarks/configs/gciql-pointmaze-medium-navigate.json",
         "# all 18 runs (6 configs x seeds 0, 1, 2), 2 at a time, seed-major; skips runs whose result exists",
         "mkdir -p runs/bench_logs",
-        "nohup .venv/bin/python benchmarks/run_all.py --jobs 2 --seeds 0 1 2 > runs/bench_logs/queue.out 2>&1 &",
+        "nohup .venv/bin/python -m benchmarks.run_all --jobs 2 --seeds 0 1 2 > runs/bench_logs/queue.out 2>&1 &",
         "tail runs/bench_logs/queue.log        # progress; runs/bench_logs/NAME-sS.log per run",
-        ".venv/bin/python benchmarks/summarize.py   # rewrites this section from benchmarks/results/*.json",
+        ".venv/bin/python -m benchmarks.summarize   # rewrites this section from benchmarks/results/*.json",
         "```",
         "",
         "### Budget (one config per cell, `benchmarks/configs/`)",
@@ -440,10 +440,10 @@ def render_ablation(result_dir: Path = TTT_RESULT_DIR) -> str | None:
         "for seed in 0 1 2; do",
         "  for row in ablation-random ablation-relevant-only ablation-optimal-only-gcivl gc-ttt-gcivl; do",
         "    n=gcbc-$row-pointmaze-medium-navigate; [ -f benchmarks/results/ttt/$n-s$seed.json ] && continue",
-        "    .venv/bin/python benchmarks/run_ttt.py --seed $seed --config benchmarks/configs/ttt/$n.json",
+        "    .venv/bin/python -m benchmarks.run_ttt --seed $seed --config benchmarks/configs/ttt/$n.json",
         "  done",
         "done",
-        ".venv/bin/python benchmarks/summarize.py   # rewrites this section",
+        ".venv/bin/python -m benchmarks.summarize   # rewrites this section",
         "```",
         "",
         "| selection | config | " + _TTT_COLUMNS,
@@ -481,9 +481,9 @@ def render_k_sweep(result_dir: Path = TTT_RESULT_DIR) -> str | None:
         "  n=gcbc-gc-ttt-gcivl-k$k-pointmaze-medium-navigate",
         "  [ $k = 100 ] && n=gcbc-gc-ttt-gcivl-pointmaze-medium-navigate",
         "  [ -f benchmarks/results/ttt/$n-s$seed.json ] && continue",
-        "  .venv/bin/python benchmarks/run_ttt.py --seed $seed --config benchmarks/configs/ttt/$n.json",
+        "  .venv/bin/python -m benchmarks.run_ttt --seed $seed --config benchmarks/configs/ttt/$n.json",
         "done; done",
-        ".venv/bin/python benchmarks/plot_k_sweep.py && .venv/bin/python benchmarks/summarize.py",
+        ".venv/bin/python -m benchmarks.plot_k_sweep && .venv/bin/python -m benchmarks.summarize",
         "```",
         "",
         "| K | config | " + _TTT_COLUMNS,
@@ -605,15 +605,15 @@ def render_table1(result_dir: Path = TTT_RESULT_DIR, config_dir: Path = TTT_CONF
         "",
         "```bash",
         "for seed in 0 1 2; do for ds in navigate stitch; do",
-        "  # the GC-IQL (AWR) agents first: benchmarks/run_agent.py --seed $seed \\",
+        "  # the GC-IQL (AWR) agents first: python -m benchmarks.run_agent --seed $seed \\",
         "  #     --config benchmarks/configs/gciqlawr-pointmaze-medium-$ds.json",
         "  for row in gcbc-critic-free gcbc-gc-ttt-gcivl gciql-gc-ttt gciql-critic-free gciqlawr-gc-ttt \\",
         "      gciqlawr-critic-free; do",
         "    n=$row-pointmaze-medium-$ds; [ -f benchmarks/results/ttt/$n-s$seed.json ] && continue",
-        "    .venv/bin/python benchmarks/run_ttt.py --seed $seed --config benchmarks/configs/ttt/$n.json",
+        "    .venv/bin/python -m benchmarks.run_ttt --seed $seed --config benchmarks/configs/ttt/$n.json",
         "  done",
         "done; done",
-        ".venv/bin/python benchmarks/summarize.py   # rewrites this section",
+        ".venv/bin/python -m benchmarks.summarize   # rewrites this section",
         "```",
         "",
         "| row | " + " | ".join(TABLE1_DATASETS) + " | paper, navigate / stitch |",
@@ -774,7 +774,7 @@ def render_flop_matched(result_dir: Path = FLOP_MATCHED_DIR, ttt_result_dir: Pat
         "",
         "```bash",
         "for w in 324 380 512; do n=gcbc-w$w-pointmaze-medium-navigate",
-        "  .venv/bin/python benchmarks/run_agent.py --seed 0 --config benchmarks/configs/flop_matched/$n.json \\",
+        "  .venv/bin/python -m benchmarks.run_agent --seed 0 --config benchmarks/configs/flop_matched/$n.json \\",
         "      --output benchmarks/results/flop_matched/$n-s0.json",
         "done",
         "```",

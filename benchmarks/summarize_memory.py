@@ -1,6 +1,6 @@
 """Write the memory-policy tables of ``docs/BENCHMARKS.md`` from ``benchmarks/results/memory/*.json``.
 
-    .venv/bin/python benchmarks/summarize_memory.py
+    .venv/bin/python -m benchmarks.summarize_memory
 
 Only the section under ``HEADING`` is replaced (``summarize.write_section``); the rest of the file is kept. Each cell
 is the mean over the seeds found (with the per-seed values), so a partly finished queue already fills the table and
@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from summarize import DOC, write_section
+from benchmarks._common import current_command
+from benchmarks.summarize import DOC, REPO_ROOT, write_section
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 CONFIG_DIR = REPO_ROOT / "benchmarks" / "configs" / "memory"
 RESULT_DIR = REPO_ROOT / "benchmarks" / "results" / "memory"
 GRAD_STOP_DIR = REPO_ROOT / "benchmarks" / "results" / "grad_stop"
@@ -93,7 +91,7 @@ def _budget_lines(names: tuple[str, ...], cells: dict[tuple[str, str], list[dict
 
 
 def _grad_stop_lines(grad_stop_dir: Path = GRAD_STOP_DIR) -> list[str]:
-    """The gradient-stopping sweeps (``python -m ttt_gym.policies.grad_stop``), one table per trained actor."""
+    """The gradient-stopping sweeps (``python -m benchmarks.grad_stop``), one table per trained actor."""
     tables = sorted(grad_stop_dir.glob("*.md"))
     if not tables:
         return []
@@ -101,7 +99,7 @@ def _grad_stop_lines(grad_stop_dir: Path = GRAD_STOP_DIR) -> list[str]:
         "",
         "### Gradient stopping",
         "",
-        "`python -m ttt_gym.policies.grad_stop` on the seed-0 actors above (the threshold applies at inference only; "
+        "`python -m benchmarks.grad_stop` on the seed-0 actors above (the threshold applies at inference only; "
         "the trained weights are unchanged). *skipped*: fraction of inner updates skipped; *update kFLOP/step*: the "
         "FLOPs the inner updates cost per step (per-update cost measured with `FlopCounterMode` times the updates "
         "actually made); *total kFLOP/step*: all of `predict`, counted on the first episode. Commands:",
@@ -111,7 +109,7 @@ def _grad_stop_lines(grad_stop_dir: Path = GRAD_STOP_DIR) -> list[str]:
     for table in tables:
         record = json.loads(table.with_suffix(".json").read_text()) if table.with_suffix(".json").exists() else {}
         if "command" in record:
-            out.append(str(record["command"]))
+            out.append(current_command(str(record["command"])))
     out += ["```", ""]
     for table in tables:
         out += [table.read_text().strip(), ""]
@@ -135,9 +133,9 @@ def render(result_dir: Path = RESULT_DIR) -> str:
         "",
         "```",
         "for c in mystery-path coin-search confounded-controls masked-cartpole masked-acrobot; do",
-        "  .venv/bin/python benchmarks/run_memory.py --config benchmarks/configs/memory/$c.json --seeds 0 1 2",
+        "  .venv/bin/python -m benchmarks.run_memory --config benchmarks/configs/memory/$c.json --seeds 0 1 2",
         "done",
-        ".venv/bin/python benchmarks/summarize_memory.py",
+        ".venv/bin/python -m benchmarks.summarize_memory",
         "```",
         "",
         "### Success (%) on the memory envs",

@@ -2,9 +2,9 @@
 
 One run measures, side by side, with ``torch.set_num_threads(config["torch_threads"])``::
 
-    .venv/bin/python benchmarks/throughput.py                     # everything pending, N from the config
-    .venv/bin/python benchmarks/throughput.py --trainers dagger --actors transformer   # one piece of it
-    .venv/bin/python benchmarks/throughput.py --markdown          # print the table of what is measured
+    .venv/bin/python -m benchmarks.throughput                     # everything pending, N from the config
+    .venv/bin/python -m benchmarks.throughput --trainers dagger --actors transformer   # one piece of it
+    .venv/bin/python -m benchmarks.throughput --markdown          # print the table of what is measured
 
 * **RecurrentPPO** (sb3-contrib, ``MlpLstmPolicy``) with rl-zoo's CartPoleNoVel-v1 hyperparameters (config
   ``recurrent_ppo``): env steps per second of ``.learn(N)``, counted by ``model.num_timesteps`` (``learn`` rounds N up
@@ -45,19 +45,14 @@ import hashlib
 import inspect
 import json
 import os
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run_agent import read_config, run_record
+from benchmarks._common import REPO_ROOT, machine_info, output_path, read_config, run_record, write_json_atomic
 
-from ttt_gym._machine import machine_info
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = REPO_ROOT / "benchmarks" / "configs" / "throughput.json"
 DEFAULT_OUTPUT = REPO_ROOT / "benchmarks" / "results" / "throughput.json"
 REQUIRED_KEYS = ("name", "env_id", "seed", "torch_threads", "total_timesteps", "recurrent_ppo", "bc", "quick")
@@ -304,10 +299,7 @@ def write_results(path: Path, config: dict[str, Any], new_entries: list[dict[str
         entries=list(merged.values()),
         table_markdown=table,
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(path.suffix + ".partial")
-    partial.write_text(json.dumps(results, indent=2) + "\n")
-    os.replace(partial, path)
+    write_json_atomic(path, results)
 
 
 def _format_rate(rate: float) -> str:
@@ -360,9 +352,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--quick", action="store_true", help="smoke run: the config's quick sizes; needs --output")
     parser.add_argument("--markdown", action="store_true", help="print the table of the entries measured; run nothing")
     args = parser.parse_args(argv)
-    if args.quick and args.output is None:
-        parser.error("--quick makes a smoke run: give --output so that no result in the committed file is mixed in.")
-    output = args.output or DEFAULT_OUTPUT
+    output = output_path(parser, args.output, DEFAULT_OUTPUT, smoke_flags="--quick" if args.quick else None)
 
     import torch
 
@@ -429,7 +419,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             **measured,
             "torch_threads": torch.get_num_threads(),
             "smoke": args.quick,
-            **run_record(started, start=load_start),
+            **run_record(started, module="benchmarks.throughput", argv=argv, start=load_start),
         }
         entries.append(entry)
         write_results(output, config, [entry], markdown_table(entries))

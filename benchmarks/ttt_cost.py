@@ -3,7 +3,7 @@
 One result for issue 4 (the paper needed about 85 s per episode on a GPU; our goal is at most 10 s on 2 CPU cores at
 batch 256)::
 
-    .venv/bin/python benchmarks/ttt_cost.py --config benchmarks/configs/ttt_cost.json
+    .venv/bin/python -m benchmarks.ttt_cost --config benchmarks/configs/ttt_cost.json
 
 For every thread count, method and batch size of the config, the script wraps the method's agent in
 :class:`ttt_gym.wrapper.TestTimeTraining` (K = ``every``, N = ``steps``) and runs ``repeats`` episodes of one OGBench
@@ -19,7 +19,7 @@ records:
 * the FLOPs of the fine-tuning and of the selection's critic calls, per unit. They are counted once per cell with
   ``torch.utils.flop_counter.FlopCounterMode`` (matmul FLOPs: forward, backward and critic passes), outside the
   timed episodes. The achieved rate is divided by the rate of a 1024x512 @ 512x512 float32 matmul, timed just before
-  the cell at the same thread count (:func:`ttt_gym.agents.speed.matmul_gflops`).
+  the cell at the same thread count (:func:`benchmarks.agent_speed.matmul_gflops`).
 
 The agents are GCBC and GCIVL with the config's widths, trained on 1 thread for ``pretrain.steps`` steps (the same
 agents in every run). Cost does not depend on training quality, but an untrained actor stands still, and the
@@ -36,8 +36,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import shlex
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -45,10 +43,8 @@ from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run_agent import git_commit, machine_info, read_config
+from benchmarks._common import REPO_ROOT, command_line, git_commit, machine_info, read_config, write_json_atomic
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = REPO_ROOT / "benchmarks" / "configs" / "ttt_cost.json"
 DEFAULT_OUTPUT = REPO_ROOT / "benchmarks" / "results" / "ttt_cost.json"
 REQUIRED_KEYS = ("name", "env_name", "hidden_dims", "pretrain", "ttt", "batch_sizes", "threads", "methods", "episode")
@@ -78,7 +74,7 @@ def pretrain_agents(config: dict[str, Any], dataset: Any) -> tuple[dict[str, Any
     """GCBC and GCIVL with the config's widths, trained for ``pretrain.steps`` steps; also the seconds it took."""
     from gymnasium import spaces
 
-    from ttt_gym.agents import GCBC, GCIVL
+    from ttt_gym.agents import AGENTS as AGENT_CLASSES
 
     obs_space = spaces.Box(-np.inf, np.inf, (dataset.observation_dim,), np.float32)
     action_space = spaces.Box(-1.0, 1.0, (dataset.action_dim,), np.float32)
@@ -87,11 +83,11 @@ def pretrain_agents(config: dict[str, Any], dataset: Any) -> tuple[dict[str, Any
     needed = {method["agent"] for method in config["methods"]} | {
         method["critic"] for method in config["methods"] if method.get("critic") in AGENTS
     }
-    for name, agent_class in (("gcbc", GCBC), ("gcivl", GCIVL)):
+    for name in AGENTS:
         if name not in needed:
             continue
         tic = time.perf_counter()
-        agent = agent_class(
+        agent = AGENT_CLASSES[name](
             (obs_space, action_space),
             dataset,
             hidden_dims=tuple(config["hidden_dims"]),
@@ -239,7 +235,7 @@ def add_flop_rates(record: dict[str, Any], flops: dict[str, float], matmul_gflop
 
 def run_cell(build: Callable[[], Any], flops: dict[str, float], config: dict[str, Any], repeats: int) -> dict[str, Any]:
     """``repeats`` timed episodes, each on a fresh wrapper; the fastest and all of them."""
-    from ttt_gym.agents.speed import matmul_gflops
+    from benchmarks.agent_speed import matmul_gflops
 
     load_start = os.getloadavg()
     peak = matmul_gflops()
@@ -338,9 +334,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         earlier = json.loads(args.output.read_text())
         earlier_cells, earlier_runs = earlier["cells"], earlier["runs"]
     run_record: dict[str, Any] = {
-        "command": shlex.join(
-            [".venv/bin/python", "benchmarks/ttt_cost.py", *(sys.argv[1:] if argv is None else argv)]
-        ),
+        "command": command_line("benchmarks.ttt_cost", argv),
         "overrides": overrides,
         "git_commit": git_commit(),
         "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -375,10 +369,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "cells": all_cells,
             "table_markdown": markdown_table(all_cells),
         }
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        with open(args.output, "w") as f:
-            json.dump(record, f, indent=2)
-            f.write("\n")
+        write_json_atomic(args.output, record)
         return record
 
     for n_threads in threads:

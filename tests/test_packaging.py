@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import configparser
 from pathlib import Path
 
@@ -37,3 +38,25 @@ def test_envs_is_imported_as_ttt_envs_not_as_bare_envs() -> None:
 
 def test_public_api_is_short() -> None:
     assert 0 < len(ttt_gym.__all__) <= 15
+
+
+def _imports_and_path_edits(path: Path) -> tuple[set[str], bool]:
+    """The top-level packages a file imports, and whether it touches ``sys.path``."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    imported: set[str] = set()
+    edits_path = False
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module is not None and node.level == 0:
+            imported.add(node.module.split(".")[0])
+        elif isinstance(node, ast.Attribute) and node.attr == "path":
+            edits_path = edits_path or (isinstance(node.value, ast.Name) and node.value.id == "sys")
+    return imported, edits_path
+
+
+def test_benchmarks_is_repository_tooling_not_an_installed_package() -> None:
+    assert (ROOT / "benchmarks" / "__init__.py").is_file()  # run as `python -m benchmarks.NAME` from a checkout
+    assert not any(package.split(".")[0] == "benchmarks" for package in declared_packages())
+    library = [path for path in (ROOT / "ttt_gym").rglob("*.py") if "benchmarks" in _imports_and_path_edits(path)[0]]
+    assert library == []

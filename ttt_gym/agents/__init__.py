@@ -20,7 +20,11 @@ from ttt_gym.agents.gcbc import GCBC, GCBCConfig
 from ttt_gym.agents.gciql import GCIQL, GCIQLConfig
 from ttt_gym.agents.gcivl import GCIVL, GCIVLConfig
 
+AGENTS: dict[str, type[GoalConditionedAgent]] = {"gcbc": GCBC, "gcivl": GCIVL, "gciql": GCIQL}
+"""Short names of the agents, for configs and the command line."""
+
 __all__ = [
+    "AGENTS",
     "GCBC",
     "GCIQL",
     "GCIVL",

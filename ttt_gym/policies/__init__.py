@@ -11,6 +11,7 @@ from typing import Any
 from gymnasium import spaces
 
 from ttt_gym.policies.base import ActorConfig, SequenceActor, SequenceOutput, State, load_actor
+from ttt_gym.policies.grad_stop import with_grad_stop
 from ttt_gym.policies.gru import GRUActor, GRUActorConfig
 from ttt_gym.policies.mlp import MLPActor, MLPActorConfig
 from ttt_gym.policies.transformer import TransformerActor, TransformerActorConfig
@@ -75,4 +76,5 @@ __all__ = [
     "load_actor",
     "make_actor",
     "resolve_actor",
+    "with_grad_stop",
 ]

@@ -1,15 +1,12 @@
-"""The cost benchmark (benchmarks/ttt_cost.py) end to end on a tiny generated dataset and tiny networks."""
+"""The cost benchmark (benchmarks.ttt_cost) end to end on a tiny generated dataset and tiny networks."""
 
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-import ttt_cost
+from benchmarks import ttt_cost
 
 NAME = "pointmaze-medium-navigate-v0"
 

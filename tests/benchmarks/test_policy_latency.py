@@ -1,4 +1,4 @@
-"""The cost benchmark (``ttt_gym.policies.latency``) on the tiny config: rows, memory, training, plot."""
+"""The cost benchmark (``benchmarks.policy_latency``) on the tiny config: rows, memory, training, plot."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from ttt_gym.policies.latency import (
+from benchmarks.policy_latency import (
     CONFIGS,
     clone_state,
     crossover_length,
@@ -39,7 +39,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path]
 def test_json_has_a_row_per_actor_and_length_and_the_machine(run: tuple[dict[str, Any], Path]) -> None:
     result, _ = run
     assert {"command", "machine", "load_average_start", "load_average_end", "inference", "training"} <= set(result)
-    assert result["command"].startswith("python -m ttt_gym.policies.latency --config tiny")
+    assert result["command"].startswith("python -m benchmarks.policy_latency --config tiny")
     assert result["machine"]["torch_threads"] == 1 and result["machine"]["cpu_count"] >= 1
     assert len(result["load_average_start"]) == len(result["load_average_end"]) == 3
     assert sorted(result["parameter_bytes"]) == ACTOR_NAMES

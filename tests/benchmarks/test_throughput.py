@@ -1,20 +1,14 @@
-"""The throughput benchmark (benchmarks/throughput.py) in its quick mode, for one actor (mlp)."""
+"""The throughput benchmark (benchmarks.throughput) in its quick mode, for one actor (mlp)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 import sys
-from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "throughput.py"
-_spec = importlib.util.spec_from_file_location("throughput_benchmark", SCRIPT)
-assert _spec is not None and _spec.loader is not None
-throughput = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(throughput)
+from benchmarks import throughput
 
 QUICK = ["--quick", "--actors", "mlp"]
 

@@ -1,16 +1,14 @@
-"""The GC-TTT Table 1 section of ``benchmarks/summarize.py``, on made-up result files."""
+"""The GC-TTT Table 1 section of ``benchmarks.summarize``, on made-up result files."""
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-import summarize
+from benchmarks import summarize
 
 
 def _evaluation(successes: list[list[int]], seconds_per_1000_steps: float, control_hz: float) -> dict[str, Any]:
@@ -25,7 +23,7 @@ def _evaluation(successes: list[list[int]], seconds_per_1000_steps: float, contr
 
 
 def _write_result(result_dir: Path, name: str, seed: int, started_utc: str, with_ttt: list[list[int]]) -> None:
-    """A result like benchmarks/run_ttt.py's, for the committed config ``name``; without TTT always fails."""
+    """A result like benchmarks.run_ttt's, for the committed config ``name``; without TTT always fails."""
     config = summarize.load_ttt_config(name)
     assert config is not None, f"no committed config {name}"
     ttt = _evaluation(with_ttt, 3.0, 300.0)

@@ -1,0 +1,149 @@
+"""What every benchmark runner shares: config reading, the run record, atomic result writes and ``--output`` checks.
+
+A result JSON ends with :func:`run_record`: the machine it ran on (:func:`machine_info`, with the load averages read
+during the run), the commit, the times and the command that reproduces it (:func:`command_line`). Results are
+written with :func:`write_json_atomic`, so an interrupted run never leaves a file that a summary would count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import re
+import shlex
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def machine_info() -> dict[str, Any]:
+    """Platform, CPU model and count, Python, torch version and threads, and whether CUDA is available."""
+    import torch
+
+    cpu_model = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu_model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
+    except OSError:
+        pass
+    return {
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "python": platform.python_version(),
+        "cpu_model": cpu_model,
+        "cpu_count": os.cpu_count(),
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "cuda": torch.cuda.is_available(),
+    }
+
+
+def git_commit() -> str | None:
+    """The commit of the working tree (with ``+dirty`` if it has local changes), or None outside git."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT, capture_output=True, text=True
+        ).stdout.strip()
+        return commit + ("+dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def command_line(module: str, argv: Sequence[str] | None = None) -> str:
+    """``python -m MODULE ARGS``, the command that reproduces a run from the repository root.
+
+    Args:
+        module: the runner's module, e.g. ``"benchmarks.run_memory"``.
+        argv: the arguments given to the runner's ``main``; None for this process's own (``sys.argv[1:]``).
+    """
+    return shlex.join(["python", "-m", module, *(sys.argv[1:] if argv is None else argv)])
+
+
+_MOVED_MODULES = {
+    "ttt_gym.policies.latency": "benchmarks.policy_latency",
+    "ttt_gym.policies.grad_stop": "benchmarks.grad_stop",
+    "ttt_gym.agents.speed": "benchmarks.agent_speed",
+    "ttt_gym.selection": "benchmarks.selection_speed",
+    "ttt_gym.wrapper": "benchmarks.gc_ttt_step",
+}
+
+
+def current_command(recorded: str) -> str:
+    """A command recorded in a committed result, spelled as it runs today.
+
+    Results keep the command they were made with; the measurement tools have since moved into this package, so
+    ``python benchmarks/NAME.py`` and ``python -m ttt_gym.policies.grad_stop`` (and the other moved modules) read
+    ``python -m benchmarks.NAME``. The arguments are left as they are.
+    """
+    command = re.sub(r"\bpython benchmarks/(\w+)\.py\b", r"python -m benchmarks.\1", recorded)
+    for old, new in _MOVED_MODULES.items():
+        command = re.sub(rf"(-m ){re.escape(old)}(?![\w.])", rf"\g<1>{new}", command)
+    return command
+
+
+def read_config(path: Path, required: tuple[str, ...], kind: str) -> dict[str, Any]:
+    """The JSON config at ``path``; a ValueError naming the missing keys unless it has all of ``required``."""
+    with open(path) as f:
+        config = json.load(f)
+    missing = [key for key in required if key not in config]
+    if missing:
+        raise ValueError(f"{path}: missing key(s) {missing}; {kind} needs {list(required)}.")
+    return config
+
+
+def run_record(
+    started: dt.datetime, *, module: str, argv: Sequence[str] | None = None, **load_averages: tuple[float, ...]
+) -> dict[str, Any]:
+    """The provenance fields every benchmark result ends with.
+
+    The machine (with the load averages read during the run, e.g. ``load_average_start=os.getloadavg()`` passed as
+    ``start=...``, and the one at the end), the commit, the start and finish times, and
+    :func:`command_line` ``(module, argv)``.
+    """
+    loads = {f"load_average_{name}": [round(x, 2) for x in values] for name, values in load_averages.items()}
+    return {
+        "machine": {**machine_info(), **loads, "load_average_end": [round(x, 2) for x in os.getloadavg()]},
+        "git_commit": git_commit(),
+        "started_utc": started.isoformat(timespec="seconds"),
+        "finished_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "command": command_line(module, argv),
+    }
+
+
+def write_json_atomic(path: Path, record: Any) -> None:
+    """Write ``record`` as indented JSON to ``path`` through a ``.partial`` file and a rename.
+
+    A crashed or interrupted run never leaves a half-written result, nor one that looks finished.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(record, indent=2) + "\n")
+    os.replace(partial, path)
+
+
+def output_path(
+    parser: argparse.ArgumentParser,
+    output: Path | None,
+    default: Path,
+    *,
+    smoke_flags: str | None = None,
+    option: str = "--output",
+) -> Path:
+    """Where a result goes: ``output`` if given, else ``default``.
+
+    A smoke run (``smoke_flags`` names the options that made it one, None for a full run) must name its own output,
+    so that no committed result is overwritten by a smaller run; otherwise the parser exits with that message.
+    """
+    if smoke_flags is not None and output is None:
+        parser.error(f"{smoke_flags} makes a smoke run: give {option} so no result is overwritten.")
+    return default if output is None else output
