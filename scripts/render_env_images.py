@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import ttt_gym
-from ttt_gym.cli import render_snapshot
+from ttt_gym.demo import render_snapshot
 
 # env id -> (image name, expert steps before the snapshot: mid-episode, so that the picture shows progress)
 IMAGES = {

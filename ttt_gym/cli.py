@@ -1,4 +1,4 @@
-"""The ``ttt-gym`` command line: ``ttt-gym demo | envs | evaluate | dataset | train-memory``."""
+"""The ``ttt-gym`` command line: ``ttt-gym demo | envs | evaluate | dataset | train | evaluate-goal | train-memory``."""
 
 from __future__ import annotations
 
@@ -7,39 +7,12 @@ import sys
 from pathlib import Path
 
 import gymnasium as gym
-import numpy as np
 
 import ttt_gym
+from ttt_gym.agents.cli import add_agent_commands
 from ttt_gym.data.cli import add_dataset_commands
 from ttt_gym.evaluation import evaluate_success, reference_policies
 from ttt_gym.trainers.cli import add_train_commands
-
-
-def _save_png(frame: np.ndarray, path: Path) -> None:
-    from PIL import Image
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(frame).save(path)
-
-
-def render_snapshot(env_id: str, path: Path, seed: int = 0, n_steps: int = 12) -> Path:
-    """Run the privileged expert for ``n_steps`` and save the privileged view as a PNG."""
-    from ttt_envs.experts import make_expert
-    from ttt_gym.wrappers import PrivilegedObservation
-
-    env = PrivilegedObservation(gym.make(env_id, render_mode="rgb_array"))
-    expert = make_expert(env_id)
-    obs, _ = env.reset(seed=seed)
-    for _ in range(n_steps):
-        action, _ = expert.predict(obs, deterministic=True)
-        obs, _, terminated, truncated, _ = env.step(action)
-        if terminated or truncated:
-            break
-    frame = env.render()
-    env.close()
-    assert frame is not None
-    _save_png(frame, path)
-    return path
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -89,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.set_defaults(func=cmd_evaluate)
 
     add_dataset_commands(sub)
+    add_agent_commands(sub)
     add_train_commands(sub)
     return parser
 

@@ -12,6 +12,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import gymnasium as gym
+import numpy as np
 import torch
 
 import ttt_gym
@@ -44,10 +46,35 @@ class DemoConfig:
     """N: fine-tuning steps per adaptation."""
 
 
+def _save_png(frame: np.ndarray, path: Path) -> None:
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(frame).save(path)
+
+
+def render_snapshot(env_id: str, path: Path, seed: int = 0, n_steps: int = 12) -> Path:
+    """Run the privileged expert for ``n_steps`` and save the privileged view as a PNG."""
+    from ttt_envs.experts import make_expert
+    from ttt_gym.wrappers import PrivilegedObservation
+
+    env = PrivilegedObservation(gym.make(env_id, render_mode="rgb_array"))
+    expert = make_expert(env_id)
+    obs, _ = env.reset(seed=seed)
+    for _ in range(n_steps):
+        action, _ = expert.predict(obs, deterministic=True)
+        obs, _, terminated, truncated, _ = env.step(action)
+        if terminated or truncated:
+            break
+    frame = env.render()
+    env.close()
+    assert frame is not None
+    _save_png(frame, path)
+    return path
+
+
 def memory_env_table(config: DemoConfig) -> None:
     """Print expert / demonstrator / random on every memory env and save a privileged view of each."""
-    from ttt_gym.cli import render_snapshot
-
     print(f"== Memory environments: {config.memory_episodes} seeded episodes per policy\n")
     header = f"{'env':<32}{'expert':>10}{'demonstrator':>14}{'random':>10}   metric"
     print(header)

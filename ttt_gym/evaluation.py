@@ -10,6 +10,7 @@ import gymnasium as gym
 import numpy as np
 
 from ttt_envs.wrappers import PrivilegedObservation
+from ttt_gym.privileged import EnvSource, make_env
 
 
 class SupportsPredict(Protocol):
@@ -60,7 +61,7 @@ class EvaluationResult:
 
 def evaluate_success(
     policy: SupportsPredict | str,
-    env_id: str,
+    env_id: EnvSource,
     n_episodes: int = 100,
     *,
     seed: int = 0,
@@ -76,13 +77,13 @@ def evaluate_success(
 
     Args:
         policy: anything with SB3's ``predict``, or ``"random"`` for a seeded uniform policy.
-        env_id: a registered id, e.g. ``"ttt_gym/MysteryPath-v0"``.
+        env_id: a registered id, e.g. ``"ttt_gym/MysteryPath-v0"``, or an env factory.
         n_episodes: number of episodes.
         seed: seed of the first episode.
         privileged: wrap the env in :class:`PrivilegedObservation`. By default, true exactly when the
             policy's ``observation_space`` is that dict (the experts).
         deterministic: passed to ``predict``.
-        env_kwargs: keyword arguments for ``gym.make``.
+        env_kwargs: keyword arguments for ``gym.make`` (or the factory).
         n_envs: episodes run in lockstep, one batched ``predict`` per step for all of them (each env index keeps
             its own memory in ``state``). The episodes and their seeds are the same as with ``n_envs=1``, and so are
             the outcomes for a deterministic policy (a sampling policy or a demonstrator shares one generator
@@ -97,7 +98,7 @@ def evaluate_success(
         if isinstance(policy, str):
             raise ValueError('The "random" policy is evaluated one episode at a time: pass n_envs=1.')
         return _evaluate_batched(policy, env_id, n_episodes, seed, privileged, deterministic, env_kwargs, n_envs)
-    env = gym.make(env_id, **(env_kwargs or {}))
+    env = make_env(env_id, env_kwargs)
     if privileged is None:
         space = getattr(policy, "observation_space", None)
         privileged = isinstance(space, gym.spaces.Dict) and set(space.spaces) == {"obs", "state"}
@@ -142,7 +143,7 @@ def _stack(observations: list[Any]) -> Any:
 
 def _evaluate_batched(
     policy: SupportsPredict,
-    env_id: str,
+    env_id: EnvSource,
     n_episodes: int,
     seed: int,
     privileged: bool | None,
@@ -161,7 +162,7 @@ def _evaluate_batched(
         privileged = isinstance(space, gym.spaces.Dict) and set(space.spaces) == {"obs", "state"}
     envs = []
     for _ in range(min(n_envs, n_episodes)):
-        env = gym.make(env_id, **(env_kwargs or {}))
+        env = make_env(env_id, env_kwargs)
         envs.append(PrivilegedObservation(env) if privileged else env)
     successes = np.zeros(n_episodes, dtype=bool)
     returns = np.zeros(n_episodes, dtype=np.float64)

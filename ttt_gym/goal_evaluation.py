@@ -73,26 +73,22 @@ def make_goal_env(env_name: str, **env_kwargs: Any) -> gym.Env:
     return ogbench.make_env_and_datasets(env_name, env_only=True, **env_kwargs)
 
 
-def _is_goal_dict(space: gym.Space) -> bool:
+def _is_goal_dict(space: Any) -> bool:
     return isinstance(space, spaces.Dict) and {"observation", "desired_goal"} <= set(space.spaces)
 
 
 def _goal_observation(env: gym.Env, model: Any, full_goal: bool | None) -> gym.Env:
     """``GoalObservation(env)`` with the goal layout the model takes (see :func:`evaluate_goal_policy`)."""
+    space: Any = getattr(model, "observation_space", None)
+    model_goal_shape = space["desired_goal"].shape if _is_goal_dict(space) else None
     if full_goal is None:
-        space = getattr(model, "observation_space", None)
-        if _is_goal_dict(space):
-            goal_shape, obs_shape = space["desired_goal"].shape, space["observation"].shape  # type: ignore[index]
-            full_goal = goal_shape == obs_shape
-        else:
-            full_goal = True
+        full_goal = model_goal_shape is None or model_goal_shape == space["observation"].shape
     wrapped = GoalObservation(env, full_goal=full_goal)
-    space = getattr(model, "observation_space", None)
-    if _is_goal_dict(space) and space["desired_goal"].shape != wrapped.observation_space["desired_goal"].shape:  # type: ignore[index]
+    env_goal_shape = wrapped.observation_space["desired_goal"].shape  # type: ignore[index]
+    if model_goal_shape is not None and model_goal_shape != env_goal_shape:
         raise ValueError(
-            f"The model takes goals of shape {space['desired_goal'].shape} but GoalObservation(full_goal="  # type: ignore[index]
-            f"{full_goal}) gives {wrapped.observation_space['desired_goal'].shape}: pass full_goal= to match how "
-            "the model was trained"
+            f"The model takes goals of shape {model_goal_shape} but GoalObservation(full_goal={full_goal}) gives "
+            f"{env_goal_shape}: pass full_goal= to match how the model was trained"
         )
     return wrapped
 

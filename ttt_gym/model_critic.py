@@ -95,9 +95,11 @@ class ModelCritic:
     @torch.no_grad()
     def _q(self, observations: np.ndarray | dict[str, np.ndarray]) -> np.ndarray:
         policy = self.policy
+        actor: torch.nn.Module = policy.actor  # type: ignore[assignment]
+        critic: torch.nn.Module = policy.critic  # type: ignore[assignment]
         obs, _ = policy.obs_to_tensor(observations)
-        actions = policy.actor(obs, deterministic=True) if _takes_deterministic(policy.actor) else policy.actor(obs)
-        q = policy.critic(obs, actions)
+        actions = actor(obs, deterministic=True) if _takes_deterministic(actor) else actor(obs)
+        q = critic(obs, actions)
         if isinstance(q, tuple | list):  # SAC / TD3 / DDPG: one (n, 1) tensor per head
             value = torch.min(torch.cat(list(q), dim=1), dim=1).values
         else:  # TQC: (n, n_critics, n_quantiles)

@@ -503,7 +503,8 @@ class GoalRelatedSelector:
         if goal.shape[0] == obs_dim:
             return self._state_coordinates(goal), goal
         if goal.shape[0] == self._goal_dim:
-            return goal, None
+            # Goal coordinates: a critic that takes them (ModelCritic, on the policy's own goals) still gets one.
+            return goal, (goal if getattr(self.critic, "accepts_goal_coordinates", False) else None)
         raise ValueError(
             f"The goal has {goal.shape[0]} entries; expected a full goal observation ({obs_dim}) or goal "
             f"coordinates ({self._goal_dim}) of this dataset"

@@ -12,7 +12,6 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 import torch
 from imitation.data.types import Trajectory
@@ -20,6 +19,7 @@ from stable_baselines3.common.logger import Logger
 from tqdm.auto import tqdm
 
 from ttt_gym.policies import SequenceActor, resolve_actor
+from ttt_gym.privileged import EnvSource, make_env
 from ttt_gym.trainers.data import (
     TRAINING_SEEDS_START,
     VALIDATION_SEEDS_START,
@@ -54,7 +54,12 @@ def null_logger() -> Logger:
 
 
 def build_actor(
-    actor: ActorSpec, env_id: str, *, seed: int = 0, actor_kwargs: dict[str, Any] | None = None, **env_kwargs: Any
+    actor: ActorSpec,
+    env_id: EnvSource,
+    *,
+    seed: int = 0,
+    actor_kwargs: dict[str, Any] | None = None,
+    **env_kwargs: Any,
 ) -> SequenceActor:
     """An actor for ``env_id``'s spaces: built from a name or a class (config seed = ``seed`` unless given), or
     returned as is when it is already an actor."""
@@ -69,7 +74,7 @@ def build_actor(
         actor_cls = actor
     else:
         raise TypeError(f"Expected an actor name, a SequenceActor class or a SequenceActor, got {actor!r}.")
-    env = gym.make(env_id, **env_kwargs)
+    env = make_env(env_id, env_kwargs)
     config = {"seed": seed, **preset, **(actor_kwargs or {})}
     built = actor_cls(env.observation_space, env.action_space, **config)
     env.close()
@@ -187,7 +192,7 @@ class BestCheckpoint:
     def __init__(
         self,
         actor: SequenceActor,
-        env_id: str,
+        env_id: EnvSource,
         *,
         n_episodes: int,
         seed: int,
@@ -236,7 +241,7 @@ class BestCheckpoint:
 
 
 def train_bc(
-    env_id: str,
+    env_id: EnvSource,
     actor_cls_or_name: ActorSpec,
     demonstrations: Sequence[Trajectory],
     *,

@@ -26,6 +26,7 @@ from stable_baselines3.common.logger import Logger
 from tqdm.auto import tqdm
 
 from ttt_gym.policies import SequenceActor
+from ttt_gym.privileged import EnvSource, check_privileged_env
 from ttt_gym.trainers.bc import (
     ActorSpec,
     BestCheckpoint,
@@ -40,6 +41,7 @@ from ttt_gym.trainers.data import (
     _is_privileged,
     collect_demonstrations,
     collect_rollouts,
+    default_expert,
     trajectories_to_segments,
 )
 
@@ -52,7 +54,7 @@ def _succeeded(trajectory: TrajectoryWithRew) -> bool:
 
 
 def train_dagger(
-    env_id: str,
+    env_id: EnvSource,
     actor_cls_or_name: ActorSpec,
     total_timesteps: int,
     expert: Any = None,
@@ -86,7 +88,9 @@ def train_dagger(
         >>> evaluate_success(actor, "ttt_gym/MaskedCartPole-v1", 20)
 
     Args:
-        env_id: a memory-suite id (the env fills ``info["state"]`` for the expert).
+        env_id: a memory-suite id, or any registered id or env factory whose env meets
+            :class:`~ttt_gym.privileged.PrivilegedEnv` (checked first: ``state_space``, ``info["state"]``,
+            ``info["success"]``); the expert is then the user's own.
         actor_cls_or_name: an actor name (``"ttt-linear"`` or ``"ttt_linear"``...), an actor class, or an actor to
             train further.
         total_timesteps: env steps of mixture rollouts over all DAgger rounds (demonstrations not counted); rounds
@@ -135,10 +139,9 @@ def train_dagger(
         burn_in = 32 if window is not None else 0
     check_lr_schedule(lr_schedule)
     SegmentSampler.check_batching(batch_size, window, burn_in)
+    check_privileged_env(env_id, env_kwargs)
     if expert is None:
-        from ttt_envs.experts import make_expert
-
-        expert = make_expert(env_id)
+        expert = default_expert(env_id)
     elif total_timesteps > 0 and not _is_privileged(expert) and not hasattr(expert, "record_actions"):
         raise ValueError(
             f"{type(expert).__name__} reads the partial observation but has no record_actions(state, actions), so it "

@@ -22,6 +22,7 @@ from imitation.data.types import Trajectory, TrajectoryWithRew
 from tqdm.auto import tqdm
 
 from ttt_envs.wrappers import PrivilegedObservation
+from ttt_gym.privileged import EnvSource, check_privileged_env, env_label, make_env
 
 __all__ = [
     "TRAINING_SEEDS_START",
@@ -51,7 +52,7 @@ class _Predictor(Protocol):
 
 
 def collect_rollouts(
-    env_id: str,
+    env_id: EnvSource,
     expert: _Predictor,
     learner: Any = None,
     *,
@@ -72,7 +73,8 @@ def collect_rollouts(
     is then told which action was executed (``record_actions``), so its previous-action input matches the env.
 
     Args:
-        env_id: a registered id of the memory suite (its envs put the privileged state in ``info["state"]``).
+        env_id: a registered id or an env factory; the env meets :class:`~ttt_gym.privileged.PrivilegedEnv` (the
+            privileged state in ``info["state"]``), as the memory suite's envs do.
         expert: an SB3 policy acting on the ``PrivilegedObservation`` dict (``ttt_gym.experts.make_expert``), or a
             demonstrator acting on the partial observation with its own recurrent ``state``
             (``ttt_gym.experts.make_demonstrator``): its memory is told the executed action
@@ -110,7 +112,7 @@ def collect_rollouts(
             "a demonstrator from ttt_gym.experts.make_demonstrator."
         )
     rng = np.random.default_rng(seed)
-    envs = [PrivilegedObservation(gym.make(env_id, **(env_kwargs or {}))) for _ in range(n_envs)]
+    envs = [PrivilegedObservation(make_env(env_id, env_kwargs)) for _ in range(n_envs)]
     trajectories: list[TrajectoryWithRew] = []
     total_steps = 0
     bar = tqdm(total=min_timesteps or None, desc=f"rollouts beta={beta:.2f}", disable=not progress_bar, leave=False)
@@ -205,8 +207,28 @@ def _is_privileged(expert: Any) -> bool:
     return space is None or (isinstance(space, gym.spaces.Dict) and set(space.spaces) == {"obs", "state"})
 
 
+def default_expert(env_id: EnvSource) -> Any:
+    """The suite's privileged expert of ``env_id`` (``ttt_gym.experts.make_expert``).
+
+    Raises:
+        ValueError: ``env_id`` is not a memory-suite env (a user's own id or factory): the message says to pass
+            ``expert=``.
+    """
+    from ttt_envs.experts import make_expert
+
+    if isinstance(env_id, str):
+        try:
+            return make_expert(env_id)
+        except ValueError:  # not a suite id: the user's own env, whose expert only the user has
+            pass
+    raise ValueError(
+        f"No privileged expert is known for {env_label(env_id)}: pass expert=, an SB3-style policy whose predict "
+        "acts on PrivilegedObservation(env)'s Dict(obs=..., state=...) (or a demonstrator with record_actions)"
+    )
+
+
 def collect_demonstrations(
-    env_id: str,
+    env_id: EnvSource,
     expert: _Predictor | None = None,
     *,
     min_episodes: int = 10,
@@ -222,10 +244,8 @@ def collect_demonstrations(
     (``ttt_gym.experts.make_demonstrator(env_id, rng=seed)``, which sees only the partial observation and keeps its
     own memory) records the demonstrations the blog trains on. ``n_envs`` runs that many episodes in lockstep.
     """
-    if expert is None:
-        from ttt_envs.experts import make_expert
-
-        expert = make_expert(env_id)
+    check_privileged_env(env_id, env_kwargs)
+    expert = default_expert(env_id) if expert is None else expert
     return collect_rollouts(
         env_id,
         expert,
