@@ -549,3 +549,26 @@ def test_sac_own_critic_drives_gc_ttt_selection():
     assert isinstance(TestTimeTraining(model, dataset).selector.critic, ModelCritic)
     with pytest.raises(TypeError, match="critic-free"):
         ModelCritic(build("ppo-dict")[0].policy, ttt.adapter, 0.99)
+
+
+def test_tqc_own_critic_is_the_mean_quantile():
+    from sb3_contrib import TQC
+
+    from ttt_gym.model_critic import ModelCritic
+
+    env = PointGoalEnvWithGoalSpace(goal=(0.6, 0.0))
+    model = TQC("MultiInputPolicy", env, buffer_size=64, learning_starts=0, policy_kwargs=dict(TINY), seed=0)
+    model.learn(16)
+    dataset = padded_dataset(PointGoalEnvWithGoalSpace.goal_space)
+    ttt = TestTimeTraining(model, dataset, selector="gc-ttt", every=5, steps=2, batch_size=8, min_selected=4)
+    critic = ttt.selector.critic
+    assert isinstance(critic, ModelCritic)
+    states, goals = dataset.observations[:8], dataset.observations[50:58, :2]
+    with torch.no_grad():
+        obs, _ = model.policy.obs_to_tensor(ttt.adapter.to_policy(states, goals))
+        quantiles = model.critic(obs, model.actor(obs, deterministic=True))  # (n, n_critics, n_quantiles)
+    expected = quantiles.reshape(len(states), -1).mean(dim=1).numpy()
+    np.testing.assert_allclose(ModelCritic(model.policy, ttt.adapter, 0.99, rescale=False)(states, goals), expected)
+    obs, _ = env.reset(seed=0)
+    ttt.predict(obs, episode_start=np.array([True]))
+    assert ttt.stats.adaptation_errors == 0 and ttt.stats.adaptations == 1  # a TQC copy was fine-tuned

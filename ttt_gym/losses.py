@@ -9,7 +9,7 @@ policy                                             loss
 =================================================  ===============================================================
 GCBC / GCIVL / GCIQL agent                         the agent's ``actor_loss`` (BC; AWR or DDPG+BC, critics frozen)
 ``ActorCriticPolicy`` (PPO, A2C), ``MultiInput``    :func:`log_likelihood_loss` of the action distribution
-SAC policy or SAC ``Actor``                        :func:`log_likelihood_loss` of the tanh-squashed Gaussian
+SAC / TQC policy or ``Actor``                      :func:`log_likelihood_loss` of the tanh-squashed Gaussian
 TD3 / DDPG policy or ``Actor``                     :func:`mse_loss` of the deterministic action
 our ``GoalConditionedPolicy`` without its agent    :func:`log_likelihood_loss` of the Gaussian actor (GCBC's loss)
 =================================================  ===============================================================
@@ -111,11 +111,11 @@ def log_likelihood_loss(policy: BasePolicy, batch: TTTBatch) -> torch.Tensor:
     """Behaviour cloning by maximum likelihood: ``-mean log pi(a | s, g*)``.
 
     Works for policies with an action distribution: SB3's ``ActorCriticPolicy`` (PPO, A2C, any features extractor),
-    SAC (policy or ``Actor``: tanh-squashed Gaussian, actions clipped to :data:`SQUASHED_ACTION_LIMIT`) and our
-    ``GoalConditionedPolicy`` (constant-std Gaussian: GCBC's loss).
+    SAC and sb3-contrib's TQC (policy or ``Actor``: tanh-squashed Gaussian, actions clipped to
+    :data:`SQUASHED_ACTION_LIMIT`) and our ``GoalConditionedPolicy`` (constant-std Gaussian: GCBC's loss).
     """
-    if isinstance(policy, SACPolicy | SACActor):
-        actor = policy.actor if isinstance(policy, SACPolicy) else policy
+    actor = _squashed_gaussian_actor(policy)
+    if actor is not None:
         mean, log_std, kwargs = actor.get_action_dist_params(batch.observations)
         distribution = actor.action_dist.proba_distribution(mean, log_std, **kwargs)
         actions = batch.actions.clamp(-SQUASHED_ACTION_LIMIT, SQUASHED_ACTION_LIMIT)
@@ -133,6 +133,16 @@ def log_likelihood_loss(policy: BasePolicy, batch: TTTBatch) -> torch.Tensor:
             "mse_loss for deterministic actors, or pass loss=your_loss(policy, batch) to TestTimeTraining"
         )
     return -get_distribution(batch.observations).log_prob(batch.actions).mean()
+
+
+def _squashed_gaussian_actor(policy: Any) -> Any:
+    """The SAC-style actor of ``policy`` (SAC's, TQC's: ``get_action_dist_params`` + ``action_dist``), or None."""
+    if isinstance(policy, SACPolicy | SACActor):
+        return policy.actor if isinstance(policy, SACPolicy) else policy
+    actor = getattr(policy, "actor", policy)  # sb3-contrib's TQC shares SAC's actor design, not its classes
+    if callable(getattr(actor, "get_action_dist_params", None)) and hasattr(actor, "action_dist"):
+        return actor
+    return None
 
 
 def mse_loss(policy: BasePolicy, batch: TTTBatch) -> torch.Tensor:
@@ -214,7 +224,7 @@ def default_loss(model_or_policy: Any) -> TTTLoss:
     policy = getattr(model_or_policy, "policy", model_or_policy)
     if isinstance(policy, TD3Policy | TD3Actor):
         return mse_loss
-    if isinstance(policy, ActorCriticPolicy | SACPolicy | SACActor | GoalConditionedPolicy):
+    if isinstance(policy, ActorCriticPolicy | GoalConditionedPolicy) or _squashed_gaussian_actor(policy) is not None:
         return log_likelihood_loss
     if isinstance(policy, BasePolicy) and hasattr(policy, "get_distribution"):
         return log_likelihood_loss
