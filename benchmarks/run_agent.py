@@ -2,7 +2,7 @@
 
 One run is one cell of the table in ``docs/BENCHMARKS.md`` ("Offline agents") for one seed::
 
-    .venv/bin/python benchmarks/run_agent.py --config benchmarks/configs/gciql-pointmaze-medium-navigate.json --seed 0
+    .venv/bin/python -m benchmarks.run_agent --config benchmarks/configs/gciql-pointmaze-medium-navigate.json --seed 0
 
 The agent gets OGBench's per-environment hyperparameters (``ogbench_hyperparameters``), overridden by the config's
 ``agent_overrides`` (the reduced CPU budget: network widths, batch size), is trained for the config's ``train_steps``
@@ -11,73 +11,32 @@ OGBench's task protocol (:func:`ttt_gym.goal_evaluation.evaluate_goal_policy`, t
 episodes reset with ``seed + i``). The result goes to ``benchmarks/results/{name}-s{seed}.json`` unless ``--output``.
 
 ``--train-steps`` and ``--episodes-per-task`` override the config for a smoke test; such a result is marked
-``"smoke": true`` and ``summarize.py`` ignores it.
+``"smoke": true`` and ``benchmarks.summarize`` ignores it.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from ttt_gym._machine import machine_info
+from benchmarks._common import REPO_ROOT, output_path, read_config, run_record, write_json_atomic
+from ttt_gym.agents import AGENTS
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-AGENT_NAMES = ("gcbc", "gcivl", "gciql")
 REQUIRED_KEYS = ("name", "agent", "env_name", "train_steps", "agent_overrides", "eval", "torch_threads")
-
-
-def read_config(path: Path, required: tuple[str, ...], kind: str) -> dict[str, Any]:
-    """The JSON config at ``path``; a ValueError naming the missing keys unless it has all of ``required``."""
-    with open(path) as f:
-        config = json.load(f)
-    missing = [key for key in required if key not in config]
-    if missing:
-        raise ValueError(f"{path}: missing key(s) {missing}; {kind} needs {list(required)}.")
-    return config
 
 
 def load_config(path: Path) -> dict[str, Any]:
     """Read and check a benchmark config (see ``benchmarks/configs/*.json``)."""
     config = read_config(path, REQUIRED_KEYS, "a benchmark config")
-    if config["agent"] not in AGENT_NAMES:
-        raise ValueError(f"{path}: agent must be one of {AGENT_NAMES}, got {config['agent']!r}.")
+    if config["agent"] not in AGENTS:
+        raise ValueError(f"{path}: agent must be one of {tuple(AGENTS)}, got {config['agent']!r}.")
     if path.stem != config["name"]:
         raise ValueError(f"{path}: the file name must be the config's name ({config['name']!r}.json).")
     return config
-
-
-def git_commit() -> str | None:
-    """The commit of the working tree (with ``+dirty`` if it has local changes), or None outside git."""
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT, capture_output=True, text=True
-        ).stdout.strip()
-        return commit + ("+dirty" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return None
-
-
-def run_record(started: dt.datetime, **load_averages: tuple[float, ...]) -> dict[str, Any]:
-    """The provenance fields every benchmark result ends with: the machine (with the load averages read during the
-    run, e.g. ``load_average_start=os.getloadavg()``, and the one at the end), the commit, the times, the command."""
-    loads = {f"load_average_{name}": [round(x, 2) for x in values] for name, values in load_averages.items()}
-    return {
-        "machine": {**machine_info(), **loads, "load_average_end": [round(x, 2) for x in os.getloadavg()]},
-        "git_commit": git_commit(),
-        "started_utc": started.isoformat(timespec="seconds"),
-        "finished_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
-    }
 
 
 def run(config: dict[str, Any], seed: int, *, smoke: bool, agent_dir: Path) -> dict[str, Any]:
@@ -87,11 +46,10 @@ def run(config: dict[str, Any], seed: int, *, smoke: bool, agent_dir: Path) -> d
     torch.set_num_threads(int(config["torch_threads"]))
     from stable_baselines3.common.logger import configure
 
-    from ttt_gym.agents import GCBC, GCIQL, GCIVL, ogbench_hyperparameters
+    from ttt_gym.agents import ogbench_hyperparameters
     from ttt_gym.data import GoalDataset
     from ttt_gym.goal_evaluation import evaluate_goal_policy, make_goal_env
 
-    agent_classes = {"gcbc": GCBC, "gcivl": GCIVL, "gciql": GCIQL}
     name, env_name = config["name"], config["env_name"]
     started = dt.datetime.now(dt.timezone.utc)
     load_start = os.getloadavg()
@@ -102,7 +60,7 @@ def run(config: dict[str, Any], seed: int, *, smoke: bool, agent_dir: Path) -> d
     load_seconds = time.perf_counter() - tic
 
     hyperparameters = {**ogbench_hyperparameters(config["agent"], env_name), **config["agent_overrides"], "seed": seed}
-    agent = agent_classes[config["agent"]](env, dataset, **hyperparameters)
+    agent = AGENTS[config["agent"]](env, dataset, **hyperparameters)
     env.close()
 
     run_name = f"{name}-s{seed}" + ("-smoke" if smoke else "")
@@ -149,7 +107,7 @@ def run(config: dict[str, Any], seed: int, *, smoke: bool, agent_dir: Path) -> d
         "eval_steps_per_second": round(result.steps_per_second, 1),
         "policy_ms_per_step": round(result.policy_ms_per_step, 3),
         "agent_path": str(agent_path.relative_to(REPO_ROOT) if agent_path.is_relative_to(REPO_ROOT) else agent_path),
-        **run_record(started, start=load_start, after_training=load_after_training),
+        **run_record(started, module="benchmarks.run_agent", start=load_start, after_training=load_after_training),
     }
 
 
@@ -169,16 +127,14 @@ def main(argv: list[str] | None = None) -> None:
         config["train_steps"] = args.train_steps
     if args.episodes_per_task is not None:
         config["eval"] = {**config["eval"], "episodes_per_task": args.episodes_per_task}
-    if smoke and args.output is None:
-        parser.error("--train-steps / --episodes-per-task make a smoke run: give --output so no result is overwritten.")
-    output = args.output or REPO_ROOT / "benchmarks" / "results" / f"{config['name']}-s{args.seed}.json"
+    default = REPO_ROOT / "benchmarks" / "results" / f"{config['name']}-s{args.seed}.json"
+    output = output_path(
+        parser, args.output, default, smoke_flags="--train-steps / --episodes-per-task" if smoke else None
+    )
     args.agent_dir.mkdir(parents=True, exist_ok=True)
 
     record = run(config, args.seed, smoke=smoke, agent_dir=args.agent_dir.resolve())
-    output.parent.mkdir(parents=True, exist_ok=True)
-    partial = output.with_suffix(".json.partial")
-    partial.write_text(json.dumps(record, indent=2) + "\n")
-    partial.replace(output)  # atomic: a crashed run never leaves a result that summarize.py would count
+    write_json_atomic(output, record)
     print(f"wrote {output}", flush=True)
 
 

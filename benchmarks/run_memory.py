@@ -3,13 +3,13 @@
 One config per env (``benchmarks/configs/memory/*.json``) fixes the trainer budget and lists the actors to compare;
 one run is one (actor, seed) cell of the memory tables in ``docs/BENCHMARKS.md``::
 
-    .venv/bin/python benchmarks/run_memory.py --config benchmarks/configs/memory/mystery-path.json \\
+    .venv/bin/python -m benchmarks.run_memory --config benchmarks/configs/memory/mystery-path.json \\
         --policies transformer ttt-e2e --seeds 0 1 2
 
 Runs go one after another in this process (one torch thread, as the config says). A run whose result
 ``benchmarks/results/memory/{config}-{policy}-s{seed}.json`` exists is skipped, so the same command resumes an
 interrupted queue. The trained actor is saved to ``runs/memory/{config}-{policy}-s{seed}.pt`` (not committed) so that
-the gradient-stopping sweep (``python -m ttt_gym.policies.grad_stop``) can reuse it.
+the gradient-stopping sweep (``python -m benchmarks.grad_stop``) can reuse it.
 
 Evaluation: ``ttt_gym.evaluation.evaluate_success`` with deterministic actions on ``eval.episodes`` episodes reset with
 seeds ``10_000 + 1000 * seed + i``: never used in training (seeds from 2,000,000 up) or validation (1,000,000 +
@@ -21,17 +21,13 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run_agent import read_config, run_record
+from benchmarks._common import REPO_ROOT, output_path, read_config, run_record, write_json_atomic
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULT_DIR = REPO_ROOT / "benchmarks" / "results" / "memory"
 ACTOR_DIR = REPO_ROOT / "runs" / "memory"
 REQUIRED_KEYS = ("name", "env_id", "trainer", "trainer_kwargs", "policies", "eval", "torch_threads")
@@ -146,7 +142,7 @@ def run(config: dict[str, Any], policy: str, seed: int, *, eval_episodes: int) -
         "episodes": len(result.successes),
         "eval_seconds": round(eval_seconds, 1),
         "eval_steps_per_second": round(result.steps_per_second, 1),
-        **run_record(started, start=load_start),
+        **run_record(started, module="benchmarks.run_memory", start=load_start),
     }
 
 
@@ -164,9 +160,8 @@ def main(argv: list[str] | None = None) -> None:
     unknown = [p for p in policies if p not in config["policies"]]
     if unknown:
         parser.error(f"{unknown} not in the config's policies {list(config['policies'])}")
-    if args.eval_episodes is not None and args.output_dir is None:
-        parser.error("--eval-episodes makes a smoke run: give --output-dir so no result is overwritten.")
-    output_dir = args.output_dir or RESULT_DIR
+    smoke_flags = None if args.eval_episodes is None else "--eval-episodes"
+    output_dir = output_path(parser, args.output_dir, RESULT_DIR, smoke_flags=smoke_flags, option="--output-dir")
     episodes = args.eval_episodes or int(config["eval"]["episodes"])
     for seed in args.seeds:
         for policy in policies:
@@ -176,10 +171,7 @@ def main(argv: list[str] | None = None) -> None:
                 continue
             record = run(config, policy, seed, eval_episodes=episodes)
             record["smoke"] = args.eval_episodes is not None
-            output.parent.mkdir(parents=True, exist_ok=True)
-            partial = output.with_suffix(".json.partial")
-            partial.write_text(json.dumps(record, indent=2) + "\n")
-            partial.replace(output)  # atomic: a crashed run never leaves a result that looks finished
+            write_json_atomic(output, record)
             print(f"wrote {output}", flush=True)
 
 

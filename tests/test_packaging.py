@@ -60,3 +60,8 @@ def test_benchmarks_is_repository_tooling_not_an_installed_package() -> None:
     assert not any(package.split(".")[0] == "benchmarks" for package in declared_packages())
     library = [path for path in (ROOT / "ttt_gym").rglob("*.py") if "benchmarks" in _imports_and_path_edits(path)[0]]
     assert library == []
+
+
+def test_benchmarks_and_tests_reach_each_other_by_import_not_by_sys_path() -> None:
+    files = [*(ROOT / "benchmarks").rglob("*.py"), *(ROOT / "tests").rglob("*.py")]
+    assert [str(path.relative_to(ROOT)) for path in files if _imports_and_path_edits(path)[1]] == []
