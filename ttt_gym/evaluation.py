@@ -66,7 +66,7 @@ def evaluate_success(
     *,
     seed: int = 0,
     privileged: bool | None = None,
-    deterministic: bool = True,
+    deterministic: bool | None = None,
     env_kwargs: dict[str, Any] | None = None,
     n_envs: int = 1,
 ) -> EvaluationResult:
@@ -82,7 +82,8 @@ def evaluate_success(
         seed: seed of the first episode.
         privileged: wrap the env in :class:`PrivilegedObservation`. By default, true exactly when the
             policy's ``observation_space`` is that dict (the experts).
-        deterministic: passed to ``predict``.
+        deterministic: passed to ``predict``. None: the policy's ``validated_deterministic`` (how validation found a
+            trained sequence actor acts best, mode or samples) when it has one, else True (the mode).
         env_kwargs: keyword arguments for ``gym.make`` (or the factory).
         n_envs: episodes run in lockstep, one batched ``predict`` per step for all of them (each env index keeps
             its own memory in ``state``). The episodes and their seeds are the same as with ``n_envs=1``, and so are
@@ -94,6 +95,9 @@ def evaluate_success(
         raise ValueError(f"n_episodes must be at least 1, got {n_episodes}.")
     if n_envs < 1:
         raise ValueError(f"n_envs must be at least 1, got {n_envs}.")
+    if deterministic is None:
+        validated = getattr(policy, "validated_deterministic", None)
+        deterministic = True if validated is None else bool(validated)
     if n_envs > 1:
         if isinstance(policy, str):
             raise ValueError('The "random" policy is evaluated one episode at a time: pass n_envs=1.')

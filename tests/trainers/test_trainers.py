@@ -382,18 +382,22 @@ def test_dagger_training_cost_is_linear_in_the_steps_collected(tmp_path) -> None
     assert c2 >= 3 * 600 and b2 - b1 == pytest.approx(0.05 * (c2 - c1), abs=len(rows) * 10)
 
 
-def test_best_checkpoint_restores_the_validation_best_weights(monkeypatch) -> None:
+def test_best_checkpoint_restores_the_validation_best_weights_and_way_of_acting(monkeypatch, tmp_path) -> None:
     import ttt_gym.evaluation
     from ttt_gym.evaluation import EvaluationResult
 
-    scores = iter([0.2, 0.8, 0.5])
+    # (by the mode, sampled) success per validation: the best is step 1, sampled.
+    scores = iter([0.2, 0.1, 0.3, 0.8, 0.5, 0.4])
+    modes = []
 
-    def scripted(*args: Any, **kwargs: Any) -> EvaluationResult:
+    def scripted(*args: Any, deterministic: bool, **kwargs: Any) -> EvaluationResult:
+        modes.append(deterministic)
         success = next(scores)
         return EvaluationResult(np.array([success]), np.array([success]), np.array([1]), 1.0)
 
     monkeypatch.setattr(ttt_gym.evaluation, "evaluate_success", scripted)
     actor = _gru()
+    assert actor.validated_deterministic is None
     best = BestCheckpoint(actor, CARTPOLE, n_episodes=5, seed=0)
     snapshots = []
     for step in range(3):
@@ -403,9 +407,31 @@ def test_best_checkpoint_restores_the_validation_best_weights(monkeypatch) -> No
         snapshots.append({k: v.clone() for k, v in actor.state_dict().items()})
         best(step)
     best.restore()
-    assert best.best_step == 1
+    assert modes == [True, False] * 3
+    assert best.best_step == 1 and best.best == (0.8, 0.8) and actor.validated_deterministic is False
     for key, value in actor.state_dict().items():
         torch.testing.assert_close(value, snapshots[1][key], rtol=0, atol=0)
+    actor.save(tmp_path / "actor.pt")
+    assert load_actor(tmp_path / "actor.pt").validated_deterministic is False
+
+
+def test_evaluation_acts_the_validated_way_unless_told() -> None:
+    class Recorder:
+        validated_deterministic = False
+
+        def __init__(self) -> None:
+            self.seen: set[bool] = set()
+
+        def predict(self, observation, state=None, episode_start=None, deterministic=True):
+            self.seen.add(deterministic)
+            return np.zeros(len(observation), dtype=np.int64), state
+
+    policy = Recorder()
+    evaluate_success(policy, CARTPOLE, 2, n_envs=2)
+    assert policy.seen == {False}
+    policy.seen.clear()
+    evaluate_success(policy, CARTPOLE, 2, n_envs=2, deterministic=True)
+    assert policy.seen == {True}
 
 
 @pytest.mark.parametrize("name", ["ttt-linear", "ttt-e2e"])

@@ -272,6 +272,9 @@ class SequenceActor(nn.Module, ABC):
         self.observation_space = observation_space
         self.action_space = action_space
         self.config = self.config_class.from_kwargs(**config)
+        self.validated_deterministic: bool | None = None
+        """How the actor acts best, as validation found (the trainers set it: True the mode, False seeded samples);
+        ``evaluate_success`` acts that way unless told otherwise. None: not validated."""
         self.observation_dim = int(np.prod(observation_space.shape or ()))
         self.discrete = isinstance(action_space, spaces.Discrete)
         self.action_dim = _action_dim(action_space)
@@ -665,6 +668,7 @@ class SequenceActor(nn.Module, ABC):
                 "observation_space": space_to_data(self.observation_space),
                 "action_space": space_to_data(self.action_space),
                 "state_dict": {k: v.detach().cpu() for k, v in self.state_dict().items()},
+                "validated_deterministic": self.validated_deterministic,
             },
             path,
         )
@@ -684,6 +688,7 @@ class SequenceActor(nn.Module, ABC):
         config = {**actor_cls.legacy_config_defaults, **saved["config"]}
         actor = actor_cls(space_from_data(saved["observation_space"]), space_from_data(saved["action_space"]), **config)
         actor.load_state_dict(saved["state_dict"])
+        actor.validated_deterministic = saved.get("validated_deterministic")
         return actor.to(get_device(device))  # type: ignore[return-value]
 
     def extra_repr(self) -> str:
