@@ -17,7 +17,7 @@ from benchmarks.selection_speed import synthetic_maze_dataset
 from ttt_gym import TestTimeTraining
 from ttt_gym.agents import GCBC, GCIQL, GCIVL, GoalConditionedAgent
 from ttt_gym.data import GoalDataset
-from ttt_gym.selection import make_selector
+from ttt_gym.ttt.selection import make_selector
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(1)
     from ttt_gym.agents import GCIQL, GCIVL
     from ttt_gym.data import GoalDataset
-    from ttt_gym.selection import make_selector
+    from ttt_gym.ttt.selection import make_selector
 
     if args.critic.startswith("gcivl"):
         agent_class: type[GCIVL] | type[GCIQL] = GCIVL

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.run_ttt import REPO_ROOT, load_agent_and_critic, load_config
-from ttt_gym.selection import GoalRelatedSelector, Selector
+from ttt_gym.ttt.selection import GoalRelatedSelector, Selector
 
 DEFAULT_CONFIG = REPO_ROOT / "benchmarks" / "configs" / "ttt" / "gcbc-gc-ttt-gcivl-pointmaze-medium-navigate.json"
 DEFAULT_OUTPUT = REPO_ROOT / "docs" / "images" / "gc_ttt_selection.png"
@@ -58,7 +58,7 @@ class RecordingSelector:
     """Passes ``select`` through to ``selector`` and records each call (the wrapper only keeps counters).
 
     Args:
-        selector: A :class:`ttt_gym.selection.Selector`; its ``stats`` object is shared, not copied.
+        selector: A :class:`ttt_gym.ttt.selection.Selector`; its ``stats`` object is shared, not copied.
     """
 
     def __init__(self, selector: Selector) -> None:
@@ -115,8 +115,8 @@ def run_episode(
     torch.set_num_threads(int(config["torch_threads"]))
     from ttt_gym.data import GoalDataset
     from ttt_gym.goal_evaluation import make_goal_env
-    from ttt_gym.selection import make_selector
-    from ttt_gym.wrapper import TestTimeTraining
+    from ttt_gym.ttt.selection import make_selector
+    from ttt_gym.ttt.wrapper import TestTimeTraining
     from ttt_gym.wrappers import GoalObservation
 
     env_name = config["env_name"]

@@ -7,8 +7,8 @@ seed::
         --config benchmarks/configs/ttt/gcbc-critic-free-pointmaze-medium-navigate.json
 
 It loads the agent that ``benchmarks.run_agent`` trained (``runs/agents/{agent}-{dataset}-s{seed}.pt``), wraps it
-in :class:`ttt_gym.wrapper.TestTimeTraining` with the config's ``ttt`` block (K = ``every``, N = ``steps``, ``lr``,
-``batch_size``) and selector (``selector.kind``: any kind of :func:`ttt_gym.selection.make_selector`, see
+in :class:`ttt_gym.ttt.wrapper.TestTimeTraining` with the config's ``ttt`` block (K = ``every``, N = ``steps``, ``lr``,
+``batch_size``) and selector (``selector.kind``: any kind of :func:`ttt_gym.ttt.selection.make_selector`, see
 ``CRITIC_USE``; ``selector.critic``: ``null``, ``"own"`` for the agent's own ``value``, or an agent name such as
 ``"gcivl"`` for that agent's ``value``, trained on the same dataset and seed; ``selector.critic_run``: optional,
 which trained run of that agent, e.g. ``"gcivl125k"`` for ``runs/agents/gcivl125k-{dataset}-s{seed}.pt``; ``agent_run``
@@ -46,7 +46,7 @@ CRITIC_USE = {
     "relevant-only": "unused",  # distance relevance alone
     "random": "unused",  # uniform random transitions (Figure 2 left of the paper)
 }
-"""Whether each selector kind of :func:`ttt_gym.selection.make_selector` needs ``selector.critic``."""
+"""Whether each selector kind of :func:`ttt_gym.ttt.selection.make_selector` needs ``selector.critic``."""
 SELECTOR_KINDS = tuple(CRITIC_USE)
 
 
@@ -91,7 +91,7 @@ def _check_selector_kwargs(path: Path, kind: str, kwargs: Any) -> None:
     """``selector.kwargs`` must be keyword arguments the selector of ``kind`` takes (checked before any loading)."""
     import inspect
 
-    from ttt_gym.selection import GoalRelatedSelector, RandomSelector
+    from ttt_gym.ttt.selection import GoalRelatedSelector, RandomSelector
 
     if not isinstance(kwargs, dict):
         raise ValueError(f"{path}: selector.kwargs must be an object of keyword arguments, got {kwargs!r}.")
@@ -168,8 +168,8 @@ def run(config: dict[str, Any], seed: int, *, smoke: bool, agent_dir: Path, base
     torch.set_num_threads(int(config["torch_threads"]))
     from ttt_gym.data import GoalDataset
     from ttt_gym.goal_evaluation import evaluate_goal_policy
-    from ttt_gym.selection import make_selector
-    from ttt_gym.wrapper import TestTimeTraining
+    from ttt_gym.ttt.selection import make_selector
+    from ttt_gym.ttt.wrapper import TestTimeTraining
 
     name, env_name = config["name"], config["env_name"]
     run_name = f"{name}-s{seed}" + ("-smoke" if smoke else "")

@@ -16,7 +16,7 @@ from gymnasium import spaces
 
 from ttt_gym.agents import GCIQL, GCIVL
 from ttt_gym.data import GoalDataset, GoalSpace
-from ttt_gym.selection import make_selector
+from ttt_gym.ttt.selection import make_selector
 
 
 def synthetic_maze_dataset(

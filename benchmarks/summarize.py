@@ -587,7 +587,7 @@ def render_table1(result_dir: Path = TTT_RESULT_DIR, config_dir: Path = TTT_CONF
             "The GC-TTT paper's Table 1 rows (Bagatella et al.) on pointmaze-medium, over the seeds run so far: "
             "the agents of the offline-agents section "
             "(`runs/agents/{agent}-pointmaze-medium-{dataset}-s{seed}.pt`) wrapped in "
-            "`ttt_gym.wrapper.TestTimeTraining` with the configs "
+            "`ttt_gym.ttt.wrapper.TestTimeTraining` with the configs "
             "`benchmarks/configs/ttt/{row}-pointmaze-medium-{dataset}.json` (K = 100, N = 100, batch 256, lr "
             f"3e-4; {episodes} episodes per run, 10 per task), evaluated with OGBench's protocol. Each cell is "
             "the success rate, mean ± std over seeds (ddof = 0), with the per-seed values and the number of seeds. "

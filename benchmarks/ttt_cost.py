@@ -6,7 +6,7 @@ batch 256)::
     .venv/bin/python -m benchmarks.ttt_cost --config benchmarks/configs/ttt_cost.json
 
 For every thread count, method and batch size of the config, the script wraps the method's agent in
-:class:`ttt_gym.wrapper.TestTimeTraining` (K = ``every``, N = ``steps``) and runs ``repeats`` episodes of one OGBench
+:class:`ttt_gym.TestTimeTraining` (K = ``every``, N = ``steps``) and runs ``repeats`` episodes of one OGBench
 task with :func:`ttt_gym.goal_evaluation.evaluate_goal_policy`. Each repeat uses a fresh wrapper and selector, so no
 critic values are cached from an earlier repeat. The env is built with ``terminate_at_goal=False``, so every episode
 runs its full 1000 steps whatever the agent does, and every cell times the same number of steps. Per episode it
@@ -104,8 +104,8 @@ def wrapper_factory(
     method: dict[str, Any], config: dict[str, Any], agents: dict[str, Any], dataset: Any, batch_size: int
 ) -> Callable[[], Any]:
     """A function building a fresh wrapper (and selector) for ``method``, or the bare agent for ``selector: null``."""
-    from ttt_gym.selection import make_selector
-    from ttt_gym.wrapper import TestTimeTraining
+    from ttt_gym.ttt.selection import make_selector
+    from ttt_gym.ttt.wrapper import TestTimeTraining
 
     agent = agents[method["agent"]]
     kind = method.get("selector")
@@ -131,7 +131,7 @@ def count_flops(build: Callable[[], Any], observation: dict[str, np.ndarray], da
     """Matmul FLOPs of one adaptation's fine-tuning, of one critic evaluation in selection, and of one action."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    from ttt_gym.selection import make_selector
+    from ttt_gym.ttt.selection import make_selector
 
     ttt = build()
     flops: dict[str, float] = {"finetune_per_adaptation": 0.0, "selection_per_critic_state": 0.0}

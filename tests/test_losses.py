@@ -14,7 +14,7 @@ from stable_baselines3.sac.policies import SACPolicy
 from stable_baselines3.td3.policies import TD3Policy
 
 from ttt_gym.agents import GCBC, GCIQL, GCIVL, TensorBatch
-from ttt_gym.losses import (
+from ttt_gym.ttt.losses import (
     SQUASHED_ACTION_LIMIT,
     AgentActorLoss,
     TTTBatch,

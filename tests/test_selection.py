@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ttt_gym.data import GoalDataset, GoalSpace
-from ttt_gym.selection import (
+from ttt_gym.ttt.selection import (
     GoalRelatedSelector,
     RandomSelector,
     Selector,

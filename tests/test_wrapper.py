@@ -19,9 +19,9 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 
 from ttt_gym.agents import GCBC, GCIQL, GCIVL
 from ttt_gym.data import GoalDataset, GoalSpace
-from ttt_gym.losses import PREPARE_CHUNK_SIZE, AgentActorLoss
-from ttt_gym.selection import GoalRelatedSelector, RandomSelector, make_selector
-from ttt_gym.wrapper import GoalObservationAdapter, TestTimeTraining
+from ttt_gym.ttt.losses import PREPARE_CHUNK_SIZE, AgentActorLoss
+from ttt_gym.ttt.selection import GoalRelatedSelector, RandomSelector, make_selector
+from ttt_gym.ttt.wrapper import GoalObservationAdapter, TestTimeTraining
 
 TARGET_ACTION = np.array([1.0, 0.0], dtype=np.float32)  # every dataset action: move along +x
 
@@ -233,7 +233,7 @@ def test_too_little_data_acts_pretrained_and_says_why(dataset, caplog):
     model, env = build("ppo-dict")
     ttt = TestTimeTraining(model, dataset, selector=make_selector("relevant-only", dataset, epsilon=1e-6), every=2)
     obs, _ = env.reset(seed=0)
-    with caplog.at_level(logging.WARNING, logger="ttt_gym.wrapper"):
+    with caplog.at_level(logging.WARNING, logger="ttt_gym.ttt.wrapper"):
         for t in range(4):
             action, _ = ttt.predict(obs, episode_start=np.array([t == 0]), deterministic=True)
             np.testing.assert_array_equal(action, model.predict(obs, deterministic=True)[0])
@@ -248,7 +248,7 @@ def test_errors_during_adaptation_do_not_stop_the_control_loop(dataset, caplog):
     model, env = build("td3-flat")
     ttt = TestTimeTraining(model, dataset, selector=relevant_only(dataset), loss=broken_loss, every=2, steps=3)
     obs, _ = env.reset(seed=0)
-    with caplog.at_level(logging.WARNING, logger="ttt_gym.wrapper"):
+    with caplog.at_level(logging.WARNING, logger="ttt_gym.ttt.wrapper"):
         for t in range(4):
             action, _ = ttt.predict(obs, episode_start=np.array([t == 0]), deterministic=True)
             np.testing.assert_array_equal(action, model.predict(obs, deterministic=True)[0])
@@ -444,7 +444,7 @@ def test_selector_kinds_by_name(dataset):
 
 
 def test_a_critic_may_be_given_as_the_agent(dataset):
-    from ttt_gym.selection import make_selector
+    from ttt_gym.ttt.selection import make_selector
 
     agent, _ = build("gcivl")
     selector = make_selector("gc-ttt", dataset, critic=agent)
@@ -504,7 +504,7 @@ def test_goal_space_is_taken_from_the_env_when_the_dataset_has_none():
 
 def test_goal_space_of_a_goal_observation_pointmaze():
     from ttt_gym.goal_evaluation import make_goal_env
-    from ttt_gym.wrapper import _env_goal_space
+    from ttt_gym.ttt.wrapper import _env_goal_space
     from ttt_gym.wrappers import GoalObservation
 
     env = Monitor(GoalObservation(make_goal_env("pointmaze-medium-navigate-v0")))
@@ -521,7 +521,7 @@ def sac_on_padded_env():
 
 
 def test_sac_own_critic_drives_gc_ttt_selection():
-    from ttt_gym.model_critic import ModelCritic
+    from ttt_gym.ttt.critics import ModelCritic
 
     model, env = sac_on_padded_env()
     dataset = padded_dataset(PointGoalEnvWithGoalSpace.goal_space)
@@ -554,7 +554,7 @@ def test_sac_own_critic_drives_gc_ttt_selection():
 def test_tqc_own_critic_is_the_mean_quantile():
     from sb3_contrib import TQC
 
-    from ttt_gym.model_critic import ModelCritic
+    from ttt_gym.ttt.critics import ModelCritic
 
     env = PointGoalEnvWithGoalSpace(goal=(0.6, 0.0))
     model = TQC("MultiInputPolicy", env, buffer_size=64, learning_starts=0, policy_kwargs=dict(TINY), seed=0)

@@ -17,8 +17,8 @@ from ttt_gym.agents import GCBC, GCIQL, GCIVL  # noqa: E402
 from ttt_gym.data import GoalDataset, generate_dataset  # noqa: E402
 from ttt_gym.evaluation import evaluate_success  # noqa: E402
 from ttt_gym.goal_evaluation import evaluate_goal_policy  # noqa: E402
-from ttt_gym.selection import make_selector  # noqa: E402
-from ttt_gym.wrapper import TestTimeTraining  # noqa: E402
+from ttt_gym.ttt.selection import make_selector  # noqa: E402
+from ttt_gym.ttt.wrapper import TestTimeTraining  # noqa: E402
 
 __version__ = "0.1.0"
 

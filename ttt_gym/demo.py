@@ -3,7 +3,7 @@
 1. Memory envs: the privileged expert, the human-like demonstrator and a random policy on every env, and a rendered
    privileged view of each.
 2. GC-TTT: generate a pointmaze dataset locally with OGBench's protocol, pre-train GC-BC on it, and evaluate it on
-   OGBench's five tasks with and without :class:`~ttt_gym.wrapper.TestTimeTraining`.
+   OGBench's five tasks with and without :class:`~ttt_gym.ttt.wrapper.TestTimeTraining`.
 """
 
 from __future__ import annotations

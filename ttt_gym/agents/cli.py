@@ -21,7 +21,7 @@ SB3_ALGORITHMS = ("sac", "td3", "ddpg", "ppo", "a2c", "tqc")
 def add_agent_commands(subparsers: Any) -> None:
     """Add ``train`` and ``evaluate-goal`` to an argparse subparsers object; each parser sets ``func``."""
     from ttt_gym.agents import AGENTS
-    from ttt_gym.selection import SELECTOR_KINDS
+    from ttt_gym.ttt.selection import SELECTOR_KINDS
 
     train = subparsers.add_parser(
         "train",
@@ -96,7 +96,7 @@ def cmd_evaluate_goal(args: argparse.Namespace) -> int:
     import torch
 
     from ttt_gym.goal_evaluation import evaluate_goal_policy
-    from ttt_gym.wrapper import TestTimeTraining
+    from ttt_gym.ttt.wrapper import TestTimeTraining
 
     torch.set_num_threads(args.threads)
     model: Any = load_goal_model(args.model, args.algo)

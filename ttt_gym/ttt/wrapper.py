@@ -1,0 +1,814 @@
+"""GC-TTT as a policy wrapper: ``TestTimeTraining(model, dataset).predict(obs)`` fine-tunes before it acts.
+
+Goal-conditioned test-time training (Bagatella et al., Algorithm 1) in receding-horizon form. For each environment
+index, at the start of an episode (or when its goal changes) and then every ``every`` steps:
+
+1. restore the pretrained weights (a frozen copy; the wrapped policy itself is never modified),
+2. select the goal-related data D(s, g*) with a :class:`~ttt_gym.ttt.selection.Selector`,
+3. run ``steps`` Adam steps of the test-time loss on uniform minibatches of D(s, g*), the goal fixed to g*,
+4. act with the adapted copy until the next adaptation.
+
+``predict`` has SB3's signature, so ``stable_baselines3.common.evaluation.evaluate_policy``, callbacks and
+:func:`ttt_gym.goal_evaluation.evaluate_goal_policy` accept the wrapper wherever they accept a model.
+See ``docs/TTT.md``.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import logging
+import math
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from concurrent import futures
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+import torch
+from gymnasium import spaces
+from stable_baselines3.common.policies import BasePolicy
+from stable_baselines3.common.utils import get_device
+from stable_baselines3.common.vec_env import VecEnv
+from torch import nn
+
+from ttt_gym.agents.base import GoalConditionedAgent, TensorBatch
+from ttt_gym.data import GoalDataset
+from ttt_gym.data.goal_space import GoalSpace, goal_space_for
+from ttt_gym.ttt.critics import ModelCritic, has_q_critic
+from ttt_gym.ttt.losses import TTTBatch, TTTLoss, default_loss
+from ttt_gym.ttt.selection import Critic, GoalRelatedSelector, Selector, make_selector
+
+__all__ = ["GoalObservationAdapter", "TTTStats", "TestTimeTraining"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_DISCOUNT = 0.99
+"""Discount of the selection's returns when the model does not say (OGBench's agents and SB3's default)."""
+
+OBSERVATION_KEY, ACHIEVED_KEY, DESIRED_KEY = "observation", "achieved_goal", "desired_goal"
+_GOAL_KEYS = (OBSERVATION_KEY, ACHIEVED_KEY, DESIRED_KEY)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Observations: (state, goal) <-> what the policy consumes
+
+
+class GoalObservationAdapter:
+    """Builds the policy's observation from ``(state, goal)`` and reads ``(state, goal)`` back from it.
+
+    Two layouts:
+
+    * **dict** (``MultiInputPolicy``, our agents): the policy's ``Dict`` space holds ``observation``, ``desired_goal``
+      and optionally ``achieved_goal``, as :class:`~ttt_gym.wrappers.GoalObservation` produces them.
+    * **flat** (a ``Box`` policy): the parts concatenated in ``flat_keys`` order, by default
+      ``("observation", "desired_goal")``. ``gymnasium.wrappers.FlattenObservation`` around ``GoalObservation``
+      gives ``("achieved_goal", "desired_goal", "observation")`` (sorted keys): pass that.
+
+    Goals are either full goal observations (``GoalObservation(env, full_goal=True)``, what OGBench's agents and the
+    critics take) or goal coordinates (``full_goal=False``); the part sizes tell which.
+
+    Args:
+        observation_space: The policy's observation space.
+        dataset: The offline data (its observation size and goal space).
+        flat_keys: Order of the parts of a flat observation.
+
+    Raises:
+        ValueError: The policy's observation does not fit the dataset; the message says what to change.
+    """
+
+    def __init__(
+        self,
+        observation_space: spaces.Space,
+        dataset: GoalDataset,
+        flat_keys: Sequence[str] = (OBSERVATION_KEY, DESIRED_KEY),
+    ) -> None:
+        self.observation_dim = dataset.observation_dim
+        self.goal_space = dataset.goal_space
+        self.goal_coordinate_dim = int(dataset.goal_coordinates.shape[1])
+        obs_dim = self.observation_dim
+        if isinstance(observation_space, spaces.Dict):
+            self.flat = False
+            unknown = sorted(set(observation_space.spaces) - set(_GOAL_KEYS))
+            if (
+                unknown
+                or OBSERVATION_KEY not in observation_space.spaces
+                or DESIRED_KEY not in observation_space.spaces
+            ):
+                raise ValueError(
+                    f"The policy's Dict observation has keys {sorted(observation_space.spaces)}; test-time training "
+                    f"needs {OBSERVATION_KEY!r} and {DESIRED_KEY!r} (and optionally {ACHIEVED_KEY!r}), nothing else. "
+                    "Wrap the env in ttt_gym.wrappers.GoalObservation(env) and train the policy on it"
+                )
+            self.keys = tuple(key for key in _GOAL_KEYS if key in observation_space.spaces)
+            self.sizes = tuple(int(np.prod(observation_space[key].shape)) for key in self.keys)  # type: ignore[arg-type]
+            self.shapes = {key: tuple(observation_space[key].shape) for key in self.keys}  # type: ignore[arg-type]
+            if self.sizes[0] != obs_dim:
+                raise ValueError(
+                    f"The policy's 'observation' has {self.sizes[0]} entries but the dataset's observations have "
+                    f"{obs_dim}: load the dataset collected in this env (or train the policy on it)"
+                )
+        elif isinstance(observation_space, spaces.Box) and len(observation_space.shape) == 1:
+            self.flat = True
+            self.keys = tuple(flat_keys)
+            if OBSERVATION_KEY not in self.keys or DESIRED_KEY not in self.keys or set(self.keys) - set(_GOAL_KEYS):
+                raise ValueError(
+                    f"flat_keys={self.keys} must name {OBSERVATION_KEY!r} and {DESIRED_KEY!r} (and optionally "
+                    f"{ACHIEVED_KEY!r}) in the order the flat observation concatenates them"
+                )
+            total = int(observation_space.shape[0])
+            n_goal_parts = len(self.keys) - 1
+            goal_size, remainder = divmod(total - obs_dim, n_goal_parts)
+            if remainder or goal_size not in (obs_dim, self.goal_coordinate_dim):
+                raise ValueError(
+                    f"The policy's flat observation has {total} entries, which is not {obs_dim} (the dataset's "
+                    f"observation) plus {n_goal_parts} goal part(s) of {obs_dim} (full goal observations) or "
+                    f"{self.goal_coordinate_dim} (goal coordinates) each, as flat_keys={self.keys} says. Build the "
+                    "env observation as concatenate([observation, desired_goal]), or pass flat_keys= in the order "
+                    "your env uses (FlattenObservation(GoalObservation(env)) sorts them: achieved, desired, "
+                    "observation), and use the dataset of this env"
+                )
+            self.sizes = tuple(obs_dim if key == OBSERVATION_KEY else goal_size for key in self.keys)
+            self.shapes = {key: (size,) for key, size in zip(self.keys, self.sizes, strict=True)}
+        else:
+            raise ValueError(
+                f"Test-time training needs a flat Box or a goal Dict observation space, got {observation_space}: "
+                "wrap the env in ttt_gym.wrappers.GoalObservation(env)"
+            )
+        for key, size in zip(self.keys, self.sizes, strict=True):
+            if key != OBSERVATION_KEY and size not in (obs_dim, self.goal_coordinate_dim) and self.goal_space is None:
+                raise ValueError(
+                    f"The policy's {key!r} has {size} entries (goal coordinates?) but {dataset.source} has no known "
+                    f"goal space to take them from its {obs_dim}-d observations: pass env= (an env wrapped in "
+                    "ttt_gym.wrappers.GoalObservation knows it), or give the dataset one with "
+                    "dataset.with_goal_space(ttt_gym.data.GoalSpace(...))"
+                )
+            if key != OBSERVATION_KEY and size not in (obs_dim, self.goal_coordinate_dim):
+                raise ValueError(
+                    f"The policy's {key!r} has {size} entries; with this dataset it must be a full goal observation "
+                    f"({obs_dim}, GoalObservation(env, full_goal=True)) or goal coordinates "
+                    f"({self.goal_coordinate_dim}, GoalObservation(env))"
+                )
+        self.goal_dim = self.sizes[self.keys.index(DESIRED_KEY)]
+        offsets = np.cumsum((0, *self.sizes))
+        self.slices = {key: slice(int(offsets[i]), int(offsets[i + 1])) for i, key in enumerate(self.keys)}
+
+    @property
+    def full_goal(self) -> bool:
+        """Whether the policy's goal is a full goal observation (else goal coordinates)."""
+        return self.goal_dim == self.observation_dim
+
+    def __repr__(self) -> str:
+        layout = "flat" if self.flat else "dict"
+        parts = ", ".join(f"{key}[{size}]" for key, size in zip(self.keys, self.sizes, strict=True))
+        return f"GoalObservationAdapter({layout}: {parts})"
+
+    def coordinates(self, states: np.ndarray) -> np.ndarray:
+        """Goal coordinates of states ``(..., obs_dim)``."""
+        return states if self.goal_space is None else self.goal_space.coordinates(states)
+
+    def goal_coordinates(self, goals: np.ndarray) -> np.ndarray:
+        """Goal coordinates of goals in the policy's representation ``(..., goal_dim)``."""
+        return self.coordinates(goals) if self.full_goal else goals
+
+    def to_policy(self, states: np.ndarray, goals: np.ndarray) -> np.ndarray | dict[str, np.ndarray]:
+        """The policy's observations for ``states (B, obs_dim)`` with goals ``(B, goal_dim)`` (float32)."""
+        parts = {}
+        for key, size in zip(self.keys, self.sizes, strict=True):
+            if key == OBSERVATION_KEY:
+                part = states
+            elif key == DESIRED_KEY:
+                part = goals
+            else:  # achieved_goal: the state itself, in the goal's representation
+                part = states if size == self.observation_dim else self.coordinates(states)
+            parts[key] = np.asarray(part, dtype=np.float32)
+        if self.flat:
+            return np.concatenate([parts[key] for key in self.keys], axis=1)
+        return {key: value.reshape(len(value), *self.shapes[key]) for key, value in parts.items()}
+
+    def split(self, observation: Any) -> tuple[np.ndarray, np.ndarray, bool]:
+        """``(states (n, obs_dim), goals (n, goal_dim), batched)`` from one or a batch of policy observations."""
+        if isinstance(observation, tuple) and len(observation) == 2 and isinstance(observation[1], dict):
+            raise ValueError("predict() got an (obs, info) tuple: pass obs alone, e.g. `obs, info = env.reset()`")
+        if self.flat:
+            if isinstance(observation, Mapping):
+                raise ValueError(
+                    "The policy takes a flat observation but predict() got a dict: flatten it the way the policy "
+                    f"was trained ({self.keys})"
+                )
+            flat = np.asarray(observation, dtype=np.float32)
+            batched = flat.ndim == 2
+            flat = flat.reshape(-1, sum(self.sizes))
+            return flat[:, self.slices[OBSERVATION_KEY]], flat[:, self.slices[DESIRED_KEY]], batched
+        if not isinstance(observation, Mapping):
+            raise ValueError(
+                f"The policy takes a goal dict {self.keys} but predict() got {type(observation).__name__}: wrap the "
+                "env in ttt_gym.wrappers.GoalObservation"
+            )
+        missing = [key for key in self.keys if key not in observation]
+        if missing:
+            raise KeyError(f"The observation dict lacks {missing}; the policy takes {list(self.keys)}")
+        state = np.asarray(observation[OBSERVATION_KEY], dtype=np.float32)
+        batched = state.ndim == 1 + len(self.shapes[OBSERVATION_KEY])
+        states = state.reshape(-1, self.observation_dim)
+        goals = np.asarray(observation[DESIRED_KEY], dtype=np.float32).reshape(-1, self.goal_dim)
+        return states, goals, batched
+
+    def policy_input(self, observation: Any, index: int) -> np.ndarray | dict[str, np.ndarray]:
+        """Environment ``index``'s observation, with a batch dimension of 1 and only the keys the policy takes."""
+        if self.flat:
+            return np.asarray(observation).reshape(-1, sum(self.sizes))[index : index + 1]
+        return {
+            key: np.asarray(observation[key]).reshape(-1, *self.shapes[key])[index : index + 1] for key in self.keys
+        }
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# The wrapper
+
+
+@dataclasses.dataclass
+class TTTStats:
+    """What the wrapper did (counters over its lifetime; mutable)."""
+
+    adaptations: int = 0
+    """Fine-tunings completed (in asynchronous mode, the discarded ones included)."""
+    too_little_data: int = 0
+    """Selections with fewer than ``min_selected`` transitions: acted with the pretrained weights."""
+    adaptation_errors: int = 0
+    """Exceptions during selection or fine-tuning: logged, then acted with the pretrained weights."""
+    delayed_adaptations: int = 0
+    """Asynchronous mode: adaptations due while the previous one was still running (started when it finished)."""
+    discarded_adaptations: int = 0
+    """Asynchronous mode: adaptations that finished after their episode or goal had changed."""
+    steps: int = 0
+    """Actions returned (one per environment per ``predict`` call)."""
+    last_selected: int = 0
+    """Size of the last selection."""
+    last_loss_first: float = math.nan
+    """Test-time loss at the first step of the last fine-tuning."""
+    last_loss_final: float = math.nan
+    """Test-time loss at its last step."""
+    selection_seconds: float = 0.0
+    """Total wall-clock time in ``selector.select``."""
+    training_seconds: float = 0.0
+    """Total wall-clock time fine-tuning (data transfer and optimizer steps)."""
+
+    @property
+    def adaptation_ms(self) -> float:
+        """Mean milliseconds of selection + fine-tuning per adaptation attempt."""
+        attempts = self.adaptations + self.too_little_data + self.adaptation_errors
+        return 1e3 * (self.selection_seconds + self.training_seconds) / max(attempts, 1)
+
+
+@dataclasses.dataclass
+class _EnvSlot:
+    """Per-environment-index state: the acting copy of the policy and where the episode stands."""
+
+    index: int
+    policy: BasePolicy
+    goal: np.ndarray | None = None
+    steps: int = 0
+    """Steps since the episode (or goal) started."""
+    attempts: int = 0
+    """Adaptations started in this slot (seeds their minibatch sampling)."""
+    generation: int = 0
+    """Bumped at every episode / goal start; asynchronous results of an older generation are discarded."""
+    job: Future[tuple[int, BasePolicy | None]] | None = None
+    due: tuple[np.ndarray, np.ndarray] | None = None
+    """Asynchronous mode: an adaptation (state, goal) waiting for the running one to finish."""
+
+
+class TestTimeTraining:
+    """Goal-conditioned test-time training (GC-TTT) around any SB3 policy or ttt_gym agent.
+
+    Example:
+        >>> agent = GCIQL.load("gciql.pt")  # doctest: +SKIP
+        >>> ttt = TestTimeTraining(agent, dataset, every=100, steps=100, lr=3e-4)  # doctest: +SKIP
+        >>> evaluate_goal_policy(ttt, "pointmaze-medium-navigate-v0")  # doctest: +SKIP
+        >>> evaluate_policy(TestTimeTraining(sac_model, dataset), vec_env)  # doctest: +SKIP
+
+    Args:
+        model_or_policy: An SB3 model (PPO, A2C, SAC, TD3, DDPG; ``MlpPolicy`` on flat observation + goal, or
+            ``MultiInputPolicy`` on ``GoalObservation`` dicts), an SB3 policy (``model.policy``, a SAC / TD3
+            ``Actor``), or a GCBC / GCIVL / GCIQL agent. It is never modified.
+        dataset: The offline data to select from (the pre-training data in the paper). Without a goal space of
+            its own (:attr:`GoalDataset.goal_space`), it takes the env's: ``env``'s, else the SB3 model's
+            ``get_env()``'s :class:`~ttt_gym.wrappers.GoalObservation` (or OGBench env).
+        selector: Chooses D(s, g*). Default: :class:`~ttt_gym.ttt.selection.GoalRelatedSelector` with the model's own
+            critic when it has one (H-step returns), else critic-free (Monte-Carlo returns). The model's critic is
+            an agent's ``value`` (GCIVL, GCIQL), or ``V(s, g) = Q(s, g, pi(s, g))`` of a SAC / TD3 / DDPG / TQC
+            model (:class:`~ttt_gym.ttt.critics.ModelCritic`). A kind of :func:`~ttt_gym.ttt.selection.make_selector`
+            (``"gc-ttt"``, ``"critic-free"``...) builds that selector on ``dataset`` with the same critic.
+        every: Steps between adaptations (K in the paper; it also adapts at every episode start and new goal).
+        steps: Optimizer steps per adaptation (N); 0 only restores and selects.
+        lr: Adam learning rate of the fine-tuning (the authors use 3e-4 or 3e-5).
+        batch_size: Minibatch size, sampled uniformly with replacement from D(s, g*) (the authors use 1024).
+        loss: ``loss(policy, batch) -> tensor`` (:mod:`ttt_gym.ttt.losses`); default: the agent's own actor loss, or
+            behaviour cloning that fits the policy family (:func:`~ttt_gym.ttt.losses.default_loss`). A loss with a
+            ``prepare(batch) -> batch`` method gets it called once per adaptation on the whole selected data, before
+            the first step (the agents' loss computes its AWR weights there).
+        device: Where the adapted copies live: ``"auto"`` (CUDA when available; an agent's own device), ``"cpu"``,
+            ``"cuda"``...
+        min_selected: Fewer selected transitions (rows, i.e. states of the selected sub-trajectories, not
+            sub-trajectories) than this: act with the pretrained weights (counted in
+            ``stats.too_little_data``).
+        flat_keys: Part order of a flat (Box) policy observation (:class:`GoalObservationAdapter`).
+        env: Optional env or VecEnv to check against the policy's spaces at construction (and to take the goal
+            space from, when the dataset has none).
+        asynchronous: Fine-tune in a background thread and keep acting with the current weights meanwhile (the
+            pretrained ones at an episode start); the new weights are used from the first ``predict`` after the
+            fine-tuning finishes.
+        optimizer_kwargs: Keyword arguments of the fine-tuning's ``torch.optim.Adam`` (``lr`` excepted) over the
+            defaults, ``foreach=True`` on the CPU and ``fused=True`` on CUDA. ``{"fused": True}`` on the CPU takes
+            about 6% less time per step at 512^3 / batch 256; the weights then differ at float rounding.
+        seed: Seeds the minibatch sampling (per environment index and adaptation).
+    """
+
+    __test__ = False  # not a pytest test class, despite its name
+
+    def __init__(
+        self,
+        model_or_policy: Any,
+        dataset: GoalDataset,
+        *,
+        selector: Selector | str | None = None,
+        every: int = 100,
+        steps: int = 100,
+        lr: float = 3e-4,
+        batch_size: int = 256,
+        loss: TTTLoss | None = None,
+        device: str | torch.device = "auto",
+        min_selected: int = 16,
+        flat_keys: Sequence[str] = (OBSERVATION_KEY, DESIRED_KEY),
+        env: Any = None,
+        asynchronous: bool = False,
+        optimizer_kwargs: Mapping[str, Any] | None = None,
+        seed: int = 0,
+    ) -> None:
+        if every < 1 or steps < 0 or batch_size < 1 or min_selected < 1 or not lr > 0:
+            raise ValueError(
+                f"Need every >= 1, steps >= 0, batch_size >= 1, min_selected >= 1 and lr > 0; got every={every}, "
+                f"steps={steps}, batch_size={batch_size}, min_selected={min_selected}, lr={lr}"
+            )
+        self.model = model_or_policy
+        self.agent = model_or_policy if isinstance(model_or_policy, GoalConditionedAgent) else None
+        policy = getattr(model_or_policy, "policy", model_or_policy)
+        if not isinstance(policy, BasePolicy):
+            raise TypeError(
+                f"TestTimeTraining wraps an SB3 model (PPO, SAC, TD3...), an SB3 policy or a ttt_gym agent "
+                f"(GCBC, GCIVL, GCIQL); got {type(model_or_policy).__name__}"
+            )
+        self.policy = policy
+        """The wrapped (pretrained) policy; never modified."""
+        self.every, self.steps, self.lr, self.batch_size = int(every), int(steps), float(lr), int(batch_size)
+        self.min_selected = int(min_selected)
+        self.asynchronous = bool(asynchronous)
+        self.seed = int(seed)
+        self.optimizer_kwargs = dict(optimizer_kwargs or {})
+
+        _check_action_space(policy.action_space, dataset)
+        if env is not None:
+            _check_env(env, policy)
+        if dataset.goal_space is None:  # e.g. a file not named after an OGBench dataset: the env knows its goals
+            goal_space = _env_goal_space(env if env is not None else _model_env(model_or_policy))
+            if goal_space is not None:
+                dataset = dataset.with_goal_space(goal_space)
+        self.dataset = dataset
+        self.adapter = GoalObservationAdapter(policy.observation_space, dataset, flat_keys)
+        self.device = self._resolve_device(device)
+        self._check_optimizer_kwargs()
+
+        # The frozen pretrained copy on the wrapper's device: every adaptation starts from its weights.
+        self._pretrained = _detached_copy(policy).to(self.device)
+        self._pretrained.set_training_mode(False)
+        for parameter in self._pretrained.parameters():
+            parameter.requires_grad_(False)
+        self._pretrained_state = self._pretrained.state_dict()
+
+        if selector is None or isinstance(selector, str):
+            # A kind, as SB3 takes "MlpPolicy"; the default is GoalRelatedSelector's (H-step returns with a critic,
+            # else critic-free). The critic is the model's own: an agent's value function, or V(s, g) = Q(s, g,
+            # pi(s, g)) of an SB3 off-policy model (on its frozen copy), in the model's discount.
+            critic: Critic | None = getattr(self.agent, "value", None)  # our agents take full goal observations
+            selector_kwargs: dict[str, Any] = {}
+            if critic is None and has_q_critic(self._pretrained):
+                discount = float(getattr(model_or_policy, "gamma", DEFAULT_DISCOUNT))
+                critic = ModelCritic(self._pretrained, self.adapter, discount)
+                selector_kwargs["discount"] = discount
+            if selector is None:
+                selector = GoalRelatedSelector(dataset, critic, **selector_kwargs)
+            else:
+                selector = make_selector(selector, dataset, critic, **selector_kwargs)
+        if not callable(getattr(selector, "select", None)):
+            raise TypeError(f"selector must have select(state, goal) -> indices, got {type(selector).__name__}")
+        self.selector = selector
+        self.loss: TTTLoss = loss if loss is not None else default_loss(model_or_policy)
+        self._slots: dict[int, _EnvSlot] = {}
+        self._executor: ThreadPoolExecutor | None = None
+        self._stats_lock = threading.Lock()
+        self.stats = TTTStats()
+
+    # -- SB3 interface --------------------------------------------------------------------------------------------
+
+    @property
+    def observation_space(self) -> spaces.Space:
+        """The wrapped policy's observation space."""
+        return self.policy.observation_space
+
+    @property
+    def action_space(self) -> spaces.Space:
+        """The wrapped policy's action space."""
+        return self.policy.action_space
+
+    def predict(
+        self,
+        observation: np.ndarray | dict[str, np.ndarray],
+        state: Any = None,
+        episode_start: np.ndarray | None = None,
+        deterministic: bool = False,
+    ) -> tuple[np.ndarray, Any]:
+        """SB3's ``predict``: adapt where due, then act with each environment's adapted copy.
+
+        Args:
+            observation: One observation or a batch (one per environment index) in the policy's format.
+            state: Passed through unchanged (the wrapped policies are memoryless).
+            episode_start: ``(n_envs,)`` bools; true restarts that environment's test-time training.
+            deterministic: Passed to the adapted policy's ``predict``.
+
+        Returns:
+            ``(actions, state)``, actions unbatched when ``observation`` was.
+        """
+        states, goals, batched = self.adapter.split(observation)
+        n = len(states)
+        starts = np.zeros(n, dtype=bool) if episode_start is None else np.asarray(episode_start, bool).reshape(-1)
+        if len(starts) != n:
+            raise ValueError(f"episode_start has {len(starts)} entries for {n} observations")
+        actions = []
+        for index in range(n):
+            slot = self._slot(index)
+            if starts[index] or slot.goal is None or not np.array_equal(slot.goal, goals[index]):
+                self._start_episode(slot, goals[index])
+            if self.asynchronous:
+                self._collect(slot)
+            if slot.steps % self.every == 0:
+                self._adapt_slot(slot, states[index], goals[index])
+            action, _ = slot.policy.predict(self.adapter.policy_input(observation, index), deterministic=deterministic)
+            actions.append(action[0])
+            slot.steps += 1
+        self.stats.steps += n
+        stacked = np.stack(actions)
+        return (stacked if batched else stacked[0]), state
+
+    # -- inspection and control -----------------------------------------------------------------------------------
+
+    @property
+    def pretrained_policy(self) -> BasePolicy:
+        """The frozen copy of the pretrained policy on the wrapper's device (do not modify it)."""
+        return self._pretrained
+
+    def adapted_policy(self, env_index: int = 0) -> BasePolicy:
+        """The copy environment ``env_index`` currently acts with."""
+        if env_index not in self._slots:
+            raise KeyError(f"Environment index {env_index} has not acted yet (known: {sorted(self._slots)})")
+        return self._slots[env_index].policy
+
+    def reset(self, env_index: int | None = None) -> None:
+        """Restart test-time training for one environment index (or all): the next step adapts afresh."""
+        for index in list(self._slots) if env_index is None else [env_index]:
+            slot = self._slots.get(index)
+            if slot is not None:
+                slot.goal = None
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Asynchronous mode: block until running adaptations finish and take their results in."""
+        for slot in self._slots.values():
+            while slot.job is not None:
+                futures.wait([slot.job], timeout=timeout)
+                if not slot.job.done():
+                    raise TimeoutError(f"TestTimeTraining.wait: an adaptation still runs after {timeout} s")
+                self._collect(slot)
+
+    def close(self) -> None:
+        """Wait for background adaptations and stop the worker thread."""
+        self.wait()
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+
+    def __repr__(self) -> str:
+        return (
+            f"TestTimeTraining({type(self.policy).__name__}, every={self.every}, steps={self.steps}, lr={self.lr}, "
+            f"batch_size={self.batch_size}, device={self.device}, selector={self.selector!r}, loss={self.loss!r})"
+        )
+
+    # -- internals ------------------------------------------------------------------------------------------------
+
+    def _resolve_device(self, device: str | torch.device) -> torch.device:
+        if self.agent is not None:
+            agent_device = torch.device(self.agent.device)
+            if device == "auto":
+                return agent_device
+            if torch.device(device).type != agent_device.type:
+                raise ValueError(
+                    f"The agent lives on {agent_device} and its critics score the test-time loss there; pass "
+                    f"device='auto' (or {str(agent_device)!r}), or load the agent with device={str(device)!r}"
+                )
+            return agent_device
+        return get_device(device)
+
+    def _slot(self, index: int) -> _EnvSlot:
+        slot = self._slots.get(index)
+        if slot is None:
+            slot = self._slots[index] = _EnvSlot(index=index, policy=self._fresh_copy())
+        return slot
+
+    def _fresh_copy(self) -> BasePolicy:
+        policy = _detached_copy(self._pretrained)
+        # Only the adapted part (the actor of SAC / TD3 / our agents) is optimised; critics stay out of autograd.
+        for parameter in _adapted_module(policy).parameters():
+            parameter.requires_grad_(True)
+        return policy
+
+    def _start_episode(self, slot: _EnvSlot, goal: np.ndarray) -> None:
+        slot.goal = goal.copy()
+        slot.steps = 0
+        slot.generation += 1
+        slot.due = None
+        if self.asynchronous:
+            # Synchronous mode restores in _adapt_slot, which runs on this same step (steps == 0).
+            slot.policy.load_state_dict(self._pretrained_state)
+
+    def _adapt_slot(self, slot: _EnvSlot, state: np.ndarray, goal: np.ndarray) -> None:
+        if not self.asynchronous:
+            slot.attempts += 1
+            slot.policy.load_state_dict(self._pretrained_state)
+            if not self._adapt(slot.policy, state, goal, (self.seed, slot.index, slot.attempts)):
+                slot.policy.load_state_dict(self._pretrained_state)
+            return
+        if slot.job is not None:
+            slot.due = (state.copy(), goal.copy())
+            with self._stats_lock:
+                self.stats.delayed_adaptations += 1
+            return
+        self._launch(slot, state.copy(), goal.copy())
+
+    def _launch(self, slot: _EnvSlot, state: np.ndarray, goal: np.ndarray) -> None:
+        slot.attempts += 1
+        seed = (self.seed, slot.index, slot.attempts)
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ttt")
+        generation = slot.generation
+
+        def job() -> tuple[int, BasePolicy | None]:
+            policy = self._fresh_copy()
+            return generation, (policy if self._adapt(policy, state, goal, seed) else None)
+
+        slot.job = self._executor.submit(job)
+
+    def _collect(self, slot: _EnvSlot) -> None:
+        """Asynchronous mode: take a finished adaptation in (or drop it if stale), then start a due one."""
+        if slot.job is None or not slot.job.done():
+            return
+        try:
+            generation, policy = slot.job.result()
+        except Exception:  # e.g. copying the policy failed in the worker: the control loop goes on
+            logger.exception("TestTimeTraining: background adaptation failed; acting with the pretrained weights")
+            with self._stats_lock:
+                self.stats.adaptation_errors += 1
+            generation, policy = slot.generation, None
+        slot.job = None
+        if generation != slot.generation:
+            with self._stats_lock:
+                self.stats.discarded_adaptations += 1
+        elif policy is not None:
+            slot.policy = policy
+        else:  # too little data or an error: back to the pretrained weights
+            slot.policy.load_state_dict(self._pretrained_state)
+        if slot.due is not None:
+            state, goal = slot.due
+            slot.due = None
+            self._launch(slot, state, goal)
+
+    def _adapt(self, policy: BasePolicy, state: np.ndarray, goal: np.ndarray, seed: tuple[int, ...]) -> bool:
+        """Select and fine-tune ``policy`` (already at the pretrained weights) in place; False: act pretrained."""
+        tic = time.perf_counter()
+        try:
+            indices = np.asarray(self.selector.select(state, goal), dtype=np.int64)
+            selected_at = time.perf_counter()
+            with self._stats_lock:
+                self.stats.selection_seconds += selected_at - tic
+                self.stats.last_selected = len(indices)
+            if len(indices) < self.min_selected:
+                with self._stats_lock:
+                    self.stats.too_little_data += 1
+                    count = self.stats.too_little_data
+                _log_rarely(
+                    count,
+                    "TestTimeTraining: %d transitions selected (< min_selected=%d) near state %s for goal %s; acting "
+                    "with the pretrained weights (%d time(s) so far)",
+                    len(indices),
+                    self.min_selected,
+                    np.array2string(state, precision=2),
+                    np.array2string(goal, precision=2),
+                    count,
+                )
+                return False
+            first, final = self._fine_tune(policy, self._selected_data(indices, goal), seed)
+            with self._stats_lock:
+                self.stats.training_seconds += time.perf_counter() - selected_at
+                self.stats.adaptations += 1
+                self.stats.last_loss_first, self.stats.last_loss_final = first, final
+            return True
+        except Exception as error:  # the control loop must go on: fall back to the pretrained weights
+            with self._stats_lock:
+                self.stats.adaptation_errors += 1
+                count = self.stats.adaptation_errors
+            if count == 1:
+                logger.exception("TestTimeTraining: adaptation failed; acting with the pretrained weights")
+            else:
+                _log_rarely(
+                    count,
+                    "TestTimeTraining: adaptation failed (%s: %s); acting with the pretrained weights (%d time(s))",
+                    type(error).__name__,
+                    error,
+                    count,
+                )
+            return False
+
+    def _selected_data(self, indices: np.ndarray, goal: np.ndarray) -> TTTBatch:
+        """The selected transitions with the goal fixed to g*, as tensors on the device (built once per adaptation)."""
+        dataset, adapter = self.dataset, self.adapter
+        observations = dataset.observations.take(indices, axis=0)
+        actions = dataset.actions.take(indices, axis=0)
+        goals = np.repeat(goal[None].astype(np.float32), len(indices), axis=0)
+        goal_coordinates = adapter.goal_coordinates(goal)
+        if dataset.goal_space is not None:
+            success = dataset.goal_space.is_success(adapter.coordinates(observations), goal_coordinates)
+        elif isinstance(self.selector, GoalRelatedSelector):
+            # No goal space: the selector's success radius (success_tolerance), so that these rewards and the returns
+            # it selected by agree.
+            success = self.selector.reaches_goal(observations, goal)
+        else:
+            success = np.all(adapter.coordinates(observations) == goal_coordinates, axis=-1)
+        policy_actions = self._pretrained.scale_action(actions) if self._pretrained.squash_output else actions
+
+        def tensor(array: np.ndarray) -> torch.Tensor:
+            return torch.as_tensor(np.ascontiguousarray(array, dtype=np.float32)).to(self.device)
+
+        policy_observations = adapter.to_policy(observations, goals)
+        if isinstance(policy_observations, dict):
+            observations_tensor: Any = {key: tensor(value) for key, value in policy_observations.items()}
+        else:
+            observations_tensor = tensor(policy_observations)
+        goals_tensor = tensor(goals)
+        transitions = TensorBatch(
+            observations=tensor(observations),
+            actions=tensor(actions),
+            next_observations=tensor(dataset.next_observations.take(indices, axis=0)),
+            rewards=tensor(success.astype(np.float32) - 1.0),
+            masks=tensor(1.0 - success.astype(np.float32)),
+            value_goals=goals_tensor,
+            actor_goals=goals_tensor,
+        )
+        return TTTBatch(observations=observations_tensor, actions=tensor(policy_actions), transitions=transitions)
+
+    def _check_optimizer_kwargs(self) -> None:
+        # Here rather than at the first adaptation, where the error would only be logged.
+        if "lr" in self.optimizer_kwargs or "params" in self.optimizer_kwargs:
+            raise ValueError("optimizer_kwargs takes Adam's other options; pass the learning rate as lr=")
+        try:
+            probe = torch.zeros(1, device=self.device, requires_grad=True)
+            torch.optim.Adam([probe], lr=self.lr, **self._adam_kwargs())
+        except (TypeError, ValueError, RuntimeError) as error:
+            raise ValueError(
+                f"optimizer_kwargs={self.optimizer_kwargs} are not options of torch.optim.Adam on {self.device}: "
+                f"{error}"
+            ) from error
+
+    def _adam_kwargs(self) -> dict[str, Any]:
+        """Adam's options: ``optimizer_kwargs`` over the per-device default implementation."""
+        if "fused" in self.optimizer_kwargs or "foreach" in self.optimizer_kwargs:
+            return dict(self.optimizer_kwargs)
+        default = {"fused": True} if self.device.type == "cuda" else {"foreach": True}
+        return {**default, **self.optimizer_kwargs}
+
+    def _fine_tune(self, policy: BasePolicy, data: TTTBatch, seed: tuple[int, ...]) -> tuple[float, float]:
+        """``steps`` Adam steps of the loss on uniform minibatches of ``data``; returns the first and last loss."""
+        if self.steps == 0:
+            return math.nan, math.nan
+        prepare = getattr(self.loss, "prepare", None)
+        # Once per adaptation, e.g. AgentActorLoss's AWR weights from the frozen critics; not when the selection holds
+        # more rows than the steps will draw (then the per-minibatch evaluation is the cheaper one).
+        if callable(prepare) and len(data) <= self.steps * self.batch_size:
+            data = prepare(data)
+        parameters = [p for p in _adapted_module(policy).parameters() if p.requires_grad]
+        optimizer = torch.optim.Adam(parameters, lr=self.lr, **self._adam_kwargs())
+        generator = torch.Generator(device=self.device)
+        generator.manual_seed(int(np.random.SeedSequence(list(seed)).generate_state(1)[0]))
+        losses: list[torch.Tensor] = []
+        policy.set_training_mode(True)
+        try:
+            for step in range(self.steps):
+                rows = torch.randint(len(data), (self.batch_size,), generator=generator, device=self.device)
+                loss = self.loss(policy, data.take(rows))
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                if step == 0 or step == self.steps - 1:
+                    losses.append(loss.detach())
+        finally:
+            policy.set_training_mode(False)
+        first, final = float(losses[0]), float(losses[-1])
+        if not math.isfinite(final):
+            raise FloatingPointError(f"the test-time loss became {final}; lower lr or check the loss")
+        return first, final
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Helpers
+
+
+def _detached_copy(policy: BasePolicy) -> BasePolicy:
+    """A deep copy of ``policy`` without its optimizers (SB3 policies carry one; the copies never use it) and without
+    the torch distribution an on-policy SB3 policy keeps from its last forward pass (``action_dist.distribution``):
+    after ``learn()`` that one holds non-leaf tensors of a finished graph, which ``copy.deepcopy`` refuses."""
+    memo: dict[int, Any] = {}
+    for module in policy.modules():
+        optimizer = getattr(module, "optimizer", None)
+        if isinstance(optimizer, torch.optim.Optimizer):
+            memo[id(optimizer)] = None
+        last = getattr(getattr(module, "action_dist", None), "distribution", None)
+        if last is not None:
+            memo[id(last)] = None
+    return copy.deepcopy(policy, memo)
+
+
+def _adapted_module(policy: BasePolicy) -> nn.Module:
+    """The part of the policy that fine-tuning updates: the actor of SAC / TD3 / our agents, else the whole policy."""
+    actor = getattr(policy, "actor", None)
+    return actor if isinstance(actor, nn.Module) else policy
+
+
+def _check_action_space(action_space: spaces.Space, dataset: GoalDataset) -> None:
+    if not isinstance(action_space, spaces.Box):
+        raise TypeError(
+            f"Test-time training fine-tunes on the dataset's continuous actions, but the policy's action space is "
+            f"{action_space}: use a policy with a Box action space"
+        )
+    if int(np.prod(action_space.shape)) != dataset.action_dim:
+        raise ValueError(
+            f"The policy acts in {action_space} but the dataset's actions have {dataset.action_dim} entries: load "
+            "the dataset collected in the policy's env"
+        )
+
+
+def _check_env(env: Any, policy: BasePolicy) -> None:
+    """The env's spaces must be the policy's (shapes per key)."""
+
+    def shapes(space: spaces.Space) -> Any:
+        if isinstance(space, spaces.Dict):
+            return {key: shapes(sub) for key, sub in space.spaces.items()}
+        return (type(space).__name__, tuple(space.shape or ()))
+
+    env_obs, env_act = getattr(env, "observation_space", None), getattr(env, "action_space", None)
+    if env_obs is None or env_act is None:
+        raise TypeError(f"env must be a gymnasium env or an SB3 VecEnv, got {type(env).__name__}")
+    if shapes(env_obs) != shapes(policy.observation_space):
+        raise ValueError(
+            f"The env observes {env_obs} but the policy takes {policy.observation_space}: wrap the env the way the "
+            "policy was trained (ttt_gym.wrappers.GoalObservation(env, full_goal=...), FlattenObservation...)"
+        )
+    if shapes(env_act) != shapes(policy.action_space):
+        raise ValueError(f"The env acts in {env_act} but the policy in {policy.action_space}: use the policy's env")
+
+
+def _model_env(model: Any) -> Any:
+    """The env an SB3 model was trained on (None for a loaded model without one, a policy or an agent)."""
+    get_env = getattr(model, "get_env", None)
+    return get_env() if callable(get_env) else None
+
+
+def _env_goal_space(env: Any) -> GoalSpace | None:
+    """The goal space a (vector) env knows: its ``GoalObservation``'s, else the one of its OGBench env, else None."""
+    if env is None:
+        return None
+    try:
+        if isinstance(env, VecEnv):  # ask its first env
+            return env.env_method("get_wrapper_attr", "goal_space", indices=[0])[0]  # type: ignore[no-any-return]
+        return env.get_wrapper_attr("goal_space")  # type: ignore[no-any-return]
+    except AttributeError:
+        pass
+    try:
+        first = env.get_attr("unwrapped", indices=[0])[0] if isinstance(env, VecEnv) else env
+    except (AttributeError, EOFError, OSError):  # e.g. a SubprocVecEnv that cannot send its env back
+        return None
+    return goal_space_for(first)
+
+
+def _log_rarely(count: int, message: str, *args: Any) -> None:
+    """Warn on the 1st, 10th, 100th... occurrence, debug-log the others (adaptations recur every K steps)."""
+    level = logging.WARNING if math.log10(count).is_integer() else logging.DEBUG
+    logger.log(level, message, *args)
