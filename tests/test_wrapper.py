@@ -504,14 +504,14 @@ def test_goal_space_is_taken_from_the_env_when_the_dataset_has_none():
 
 def test_goal_space_of_a_goal_observation_pointmaze():
     from ttt_gym.goal_evaluation import make_goal_env
-    from ttt_gym.ttt.wrapper import _env_goal_space
+    from ttt_gym.ttt.adapter import env_goal_space
     from ttt_gym.wrappers import GoalObservation
 
     env = Monitor(GoalObservation(make_goal_env("pointmaze-medium-navigate-v0")))
     expected = GoalSpace((0, 1), group_size=2, tolerance=1.0)
-    assert _env_goal_space(env) == expected
-    assert _env_goal_space(DummyVecEnv([lambda: env])) == expected
-    assert _env_goal_space(PointGoalEnv()) is None
+    assert env_goal_space(env) == expected
+    assert env_goal_space(DummyVecEnv([lambda: env])) == expected
+    assert env_goal_space(PointGoalEnv()) is None
 
 
 def sac_on_padded_env():

@@ -13,6 +13,7 @@ One-way flow, one module per step of ``TestTimeTraining.predict``:
 
 from __future__ import annotations
 
+from ttt_gym.ttt.adapter import GoalObservationAdapter
 from ttt_gym.ttt.critics import ModelCritic
 from ttt_gym.ttt.losses import AgentActorLoss, TTTBatch, default_loss, log_likelihood_loss, mse_loss
 from ttt_gym.ttt.selection import (
@@ -23,7 +24,7 @@ from ttt_gym.ttt.selection import (
     Selector,
     make_selector,
 )
-from ttt_gym.ttt.wrapper import GoalObservationAdapter, TestTimeTraining, TTTStats
+from ttt_gym.ttt.wrapper import TestTimeTraining, TTTStats
 
 __all__ = [
     "SELECTOR_KINDS",
