@@ -18,7 +18,7 @@ from ttt_gym.data import (
     dataset_spec,
     generate_dataset,
 )
-from ttt_gym.data.generate import _cells_at_distance, _is_corridor
+from ttt_gym.data.collectors import _cells_at_distance, _is_corridor
 
 from .conftest import TINY_EPISODES, TINY_STEPS
 

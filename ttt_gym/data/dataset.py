@@ -14,18 +14,16 @@ goal, as in OGBench's ``GCDataset``.
 
 from __future__ import annotations
 
-import enum
 import os
-import zipfile
-import zlib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from ttt_gym.data.goal_space import GoalSpace, goal_space_for
+from ttt_gym.data.ogbench_format import DatasetFormatError, check_layout, read_npz
+from ttt_gym.data.sampling import GoalBatch, GoalKind, GoalSamplingConfig, relabel_goals, uniform_indices
 
 if TYPE_CHECKING:
     import gymnasium as gym
@@ -34,89 +32,9 @@ if TYPE_CHECKING:
     from minari import MinariDataset
     from stable_baselines3.common.buffers import DictReplayBuffer
 
+# GoalBatch, GoalKind, GoalSamplingConfig (ttt_gym.data.sampling) and DatasetFormatError (ttt_gym.data.ogbench_format)
+# are importable from here too.
 __all__ = ["DatasetFormatError", "GoalBatch", "GoalDataset", "GoalKind", "GoalSamplingConfig"]
-
-_REQUIRED_KEYS = ("observations", "actions", "terminals")
-_INFO_KEYS = ("qpos", "qvel", "button_states")
-
-
-class DatasetFormatError(ValueError):
-    """A dataset file or array set is not in OGBench's format; the message names the file and the problem."""
-
-
-class GoalKind(enum.IntEnum):
-    """Where a relabelled goal came from."""
-
-    CURRENT = 0
-    """The transition's own state (a success: reward 0, mask 0)."""
-    TRAJECTORY = 1
-    """A later state of the same trajectory."""
-    RANDOM = 2
-    """A state drawn uniformly from the whole dataset."""
-
-
-_CURRENT, _TRAJECTORY = int(GoalKind.CURRENT), int(GoalKind.TRAJECTORY)  # plain ints compare faster with arrays
-
-
-@dataclass(frozen=True)
-class GoalSamplingConfig:
-    """Goal relabelling probabilities (OGBench's ``GCDataset`` config names and defaults).
-
-    Value goals train critics, actor goals train policies. Each triple of probabilities must sum to 1.
-    """
-
-    value_p_curgoal: float = 0.2
-    """Probability that the value goal is the current state."""
-    value_p_trajgoal: float = 0.5
-    """Probability that the value goal is a future state of the same trajectory."""
-    value_p_randomgoal: float = 0.3
-    """Probability that the value goal is a random dataset state."""
-    value_geom_sample: bool = True
-    """Future value goals at a Geometric(1 - discount) offset (True) or uniformly over the rest of the trajectory."""
-    actor_p_curgoal: float = 0.0
-    """Probability that the actor goal is the current state."""
-    actor_p_trajgoal: float = 1.0
-    """Probability that the actor goal is a future state of the same trajectory."""
-    actor_p_randomgoal: float = 0.0
-    """Probability that the actor goal is a random dataset state."""
-    actor_geom_sample: bool = False
-    """Future actor goals at a geometric offset (True) or uniformly over the rest of the trajectory."""
-    discount: float = 0.99
-    """Discount of the geometric offsets (mean offset ``1 / (1 - discount)``)."""
-
-    def __post_init__(self) -> None:
-        for prefix in ("value", "actor"):
-            probs = [getattr(self, f"{prefix}_p_{kind}goal") for kind in ("cur", "traj", "random")]
-            if min(probs) < 0 or not np.isclose(sum(probs), 1.0):
-                raise ValueError(
-                    f"GoalSamplingConfig: {prefix}_p_curgoal/trajgoal/randomgoal = {probs} must be >= 0 and sum to 1"
-                )
-        if not 0.0 < self.discount < 1.0:
-            raise ValueError(f"GoalSamplingConfig: discount must be in (0, 1), got {self.discount}")
-
-
-@dataclass(frozen=True)
-class GoalBatch:
-    """A batch of relabelled transitions (float32 numpy arrays, leading dimension B).
-
-    ``rewards`` and ``masks`` follow OGBench: success means the value goal *is* the current state
-    (``reward = success - 1``, ``mask = 1 - success``). Goals are full observations.
-    """
-
-    observations: np.ndarray
-    actions: np.ndarray
-    next_observations: np.ndarray
-    rewards: np.ndarray
-    masks: np.ndarray
-    value_goals: np.ndarray
-    actor_goals: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.observations)
-
-    def as_dict(self) -> dict[str, np.ndarray]:
-        """The batch as OGBench's dict of arrays."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 class GoalDataset:
@@ -183,7 +101,7 @@ class GoalDataset:
         actions = np.asarray(actions)
         terminals = np.asarray(terminals)
         extras = {key: np.asarray(value) for key, value in (extras or {}).items()}
-        _check_layout(source, observations, actions, terminals, extras)
+        check_layout(source, observations, actions, terminals, extras)
 
         is_terminal = terminals.astype(bool)
         rows = np.flatnonzero(~is_terminal)
@@ -237,7 +155,7 @@ class GoalDataset:
                 f"{path}: no such dataset file. Generate it with `ttt-gym dataset generate NAME` or "
                 "ttt_gym.data.generate_dataset(NAME)."
             )
-        arrays = _read_npz(path)
+        arrays = read_npz(path)
         if goal_space == "auto":
             goal_space = goal_space_for(path.name.removesuffix(".npz").removesuffix("-val"))
         return cls.from_arrays(
@@ -258,7 +176,7 @@ class GoalDataset:
         split: Literal["train", "val"] = "train",
     ) -> GoalDataset:
         """Load dataset ``name`` from OGBench's data directory (``~/.ogbench/data`` unless ``dataset_dir``)."""
-        from ttt_gym.data.generate import dataset_paths
+        from ttt_gym.data.specs import dataset_paths
 
         train, val = dataset_paths(name, dataset_dir)
         return cls.load(train if split == "train" else val)
@@ -423,22 +341,16 @@ class GoalDataset:
         Returns:
             ``(goal_indices, kinds)``: int64 transition indices of the goals and their :class:`GoalKind` (int8).
         """
-        indices = np.asarray(indices, dtype=np.int64)
-        size = len(indices)
-        draws = rng.random((3, size))  # goal kind, future offset, random goal
-        # A zero probability must give exactly zero draws, whatever the rounding of p_curgoal + p_trajgoal.
-        random_from = p_curgoal + p_trajgoal if p_randomgoal > 0 else np.inf
-        kinds = (draws[0] >= p_curgoal).astype(np.int8) + (draws[0] >= random_from)
-        last = self._last_index.take(indices)
-        if geom_sample:
-            offsets = np.floor(np.log1p(-draws[1]) / np.log1p(-(1.0 - discount))).astype(np.int64) + 1
-            future = np.minimum(indices + offsets, last)
-        else:
-            span = last - indices
-            future = np.where(span > 0, indices + 1 + (draws[1] * span).astype(np.int64), indices)
-        random_goals = (draws[2] * len(self)).astype(np.int64)
-        goals = np.where(kinds == _CURRENT, indices, np.where(kinds == _TRAJECTORY, future, random_goals))
-        return goals, kinds
+        return relabel_goals(
+            np.asarray(indices, dtype=np.int64),
+            self._last_index,
+            rng,
+            p_curgoal=p_curgoal,
+            p_trajgoal=p_trajgoal,
+            p_randomgoal=p_randomgoal,
+            geom_sample=geom_sample,
+            discount=discount,
+        )
 
     def sample(
         self,
@@ -462,12 +374,12 @@ class GoalDataset:
         """
         config = config or GoalSamplingConfig()
         if indices is None:
-            idx = _uniform_indices(rng, len(self), batch_size)
+            idx = uniform_indices(rng, len(self), batch_size)
         else:
             pool = np.asarray(indices, dtype=np.int64)
             if pool.size == 0:
                 raise ValueError("GoalDataset.sample: `indices` is empty; select at least one transition")
-            idx = pool.take(_uniform_indices(rng, len(pool), batch_size))
+            idx = pool.take(uniform_indices(rng, len(pool), batch_size))
         value_goals, _ = self.sample_goals(
             idx,
             rng,
@@ -499,77 +411,7 @@ class GoalDataset:
         )
 
 
-def _uniform_indices(rng: np.random.Generator, high: int, size: int) -> np.ndarray:
-    """``size`` integers uniform in ``[0, high)`` (a few times faster than ``rng.integers`` at batch sizes)."""
-    return (rng.random(size) * high).astype(np.int64)
-
-
 def _frozen(array: np.ndarray) -> np.ndarray:
     array = np.asarray(array)
     array.setflags(write=False)
     return array
-
-
-def _read_npz(path: Path) -> dict[str, np.ndarray]:
-    """Every array of an npz file, with errors that say which file is broken and how."""
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as err:
-        raise DatasetFormatError(
-            f"{path}: not a readable .npz archive ({type(err).__name__}: {err}); the file is corrupt or truncated "
-            "(e.g. an interrupted download or copy): delete it and generate or download it again"
-        ) from err
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise DatasetFormatError(f"{path}: holds a single .npy array, not an .npz archive of named arrays")
-    with archive:
-        missing = [key for key in _REQUIRED_KEYS if key not in archive.files]
-        if missing:
-            raise DatasetFormatError(
-                f"{path}: missing key(s) {missing}; found {sorted(archive.files)}. An OGBench dataset needs "
-                f"{list(_REQUIRED_KEYS)} (plus optional {list(_INFO_KEYS)})"
-            )
-        arrays = {}
-        for key in (*_REQUIRED_KEYS, *(k for k in _INFO_KEYS if k in archive.files)):
-            try:
-                arrays[key] = archive[key]
-            except (zipfile.BadZipFile, zlib.error, ValueError, OSError, EOFError) as err:
-                raise DatasetFormatError(
-                    f"{path}: array '{key}' cannot be read ({type(err).__name__}: {err}); the file is corrupt or "
-                    "truncated: delete it and generate or download it again"
-                ) from err
-    return arrays
-
-
-def _check_layout(
-    source: str,
-    observations: np.ndarray,
-    actions: np.ndarray,
-    terminals: np.ndarray,
-    extras: Mapping[str, np.ndarray],
-) -> None:
-    if observations.ndim != 2:
-        raise DatasetFormatError(
-            f"{source}: observations must be a 2-d (N, obs_dim) array, got shape {observations.shape} "
-            "(pixel datasets are not supported)"
-        )
-    if actions.ndim != 2:
-        raise DatasetFormatError(f"{source}: actions must be a 2-d (N, action_dim) array, got shape {actions.shape}")
-    if terminals.ndim != 1:
-        raise DatasetFormatError(f"{source}: terminals must be a 1-d (N,) array, got shape {terminals.shape}")
-    lengths = {"observations": len(observations), "actions": len(actions), "terminals": len(terminals)}
-    lengths.update({key: len(value) for key, value in extras.items()})
-    if len(set(lengths.values())) != 1:
-        raise DatasetFormatError(f"{source}: arrays have different lengths {lengths}; the file is inconsistent")
-    if len(terminals) == 0:
-        raise DatasetFormatError(f"{source}: the dataset is empty")
-    if not terminals[-1]:
-        raise DatasetFormatError(
-            f"{source}: the last row is not a terminal (terminals[-1] == 0): the last trajectory has no end, so the "
-            "data is truncated or not in OGBench's layout (terminals = 1 on the last state of every trajectory)"
-        )
-    for key, array in (("observations", observations), ("actions", actions)):
-        if not np.issubdtype(array.dtype, np.number):
-            raise DatasetFormatError(f"{source}: {key} has non-numeric dtype {array.dtype}")
-        if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
-            bad = int((~np.isfinite(array)).any(axis=1).sum())
-            raise DatasetFormatError(f"{source}: {key} has NaN or infinite values in {bad} rows")
