@@ -79,7 +79,7 @@ class RecordingSelector:
             self.stats.last_ms = elapsed_ms
             self.stats.total_ms += elapsed_ms
         else:
-            indices = np.asarray(self.selector.select(state, goal), dtype=np.int64)
+            indices = self.selector.select(state, goal).indices
             starts, stops = indices, indices + 1
         relevant = int(self.stats.last_relevant)
         self.records.append(

@@ -14,6 +14,7 @@ from stable_baselines3.sac.policies import SACPolicy
 from stable_baselines3.td3.policies import TD3Policy
 
 from ttt_gym.agents import GCBC, GCIQL, GCIVL, TensorBatch
+from ttt_gym.ttt.batch import PolicyView
 from ttt_gym.ttt.losses import (
     SQUASHED_ACTION_LIMIT,
     AgentActorLoss,
@@ -51,8 +52,8 @@ def _batch(n: int = 16, seed: int = 0, *, as_dict: bool = False, actions: np.nda
         value_goals=goal,
         actor_goals=goal,
     )
-    policy_obs = {"observation": obs, "desired_goal": goal} if as_dict else torch.cat([obs, goal], dim=1)
-    return TTTBatch(observations=policy_obs, actions=acts, transitions=transitions)
+    view = PolicyView(lambda s, g: {"observation": s, "desired_goal": g} if as_dict else torch.cat([s, g], dim=1))
+    return TTTBatch(transitions, view)
 
 
 def test_ppo_log_likelihood_is_the_distribution_nll_and_fits_the_actions():
@@ -144,35 +145,17 @@ def test_actor_loss_without_info_is_the_same_loss(make_agent):
     grads = [torch.autograd.grad(loss, list(agent.actor.parameters())) for loss in (with_info, without_info)]
     for a, b in zip(*grads, strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
-    # The test-time loss skips them; an agent whose actor_loss has no with_info flag still works.
-    loss_fn = AgentActorLoss(agent)
-    assert loss_fn._loss_kwargs == {"with_info": False}
-    torch.testing.assert_close(loss_fn(agent.policy, _batch(as_dict=True)), with_info, rtol=0, atol=0)
+    # The test-time loss skips them.
+    calls = []
+    original = agent.actor_loss
 
+    def recording(*args, **kwargs):
+        calls.append(kwargs)
+        return original(*args, **kwargs)
 
-def test_agent_actor_loss_accepts_agents_without_the_info_flag():
-    class OldStyleGCBC(GCBC):
-        def actor_loss(self, batch, actor=None, params=None):  # the signature before with_info
-            return super().actor_loss(batch, actor, params)
-
-    agent = OldStyleGCBC((spaces.Box(-np.inf, np.inf, (2,), np.float32), ACTIONS), hidden_dims=(16,))
-    batch = _batch(as_dict=True)
-    loss_fn = AgentActorLoss(agent)
-    assert loss_fn._loss_kwargs == {}
-    torch.testing.assert_close(loss_fn(agent.policy, batch), agent.actor_loss(batch.transitions)[0])
-    assert loss_fn.prepare(batch) is batch
-
-
-def test_agent_actor_loss_leaves_awr_weights_to_agents_that_take_them():
-    class OldStyleGCIVL(GCIVL):  # actor_weights inherited, but an actor_loss without the weights keyword
-        def actor_loss(self, batch, actor=None, params=None, *, with_info=True):
-            return super().actor_loss(batch, actor, params, with_info=with_info)
-
-    agent = OldStyleGCIVL((spaces.Box(-np.inf, np.inf, (2,), np.float32), ACTIONS), hidden_dims=(16,))
-    batch = _batch(as_dict=True)
-    loss_fn = AgentActorLoss(agent)
-    assert loss_fn.prepare(batch) is batch  # the loss evaluates the critics per minibatch, as before
-    torch.testing.assert_close(loss_fn(agent.policy, batch), agent.actor_loss(batch.transitions)[0])
+    agent.actor_loss = recording
+    torch.testing.assert_close(AgentActorLoss(agent)(agent.policy, _batch(as_dict=True)), with_info, rtol=0, atol=0)
+    assert calls and all(call["with_info"] is False for call in calls)
 
 
 def test_default_loss_per_family_and_unknown_policies():
@@ -197,6 +180,7 @@ def test_batch_take_keeps_rows_aligned():
     torch.testing.assert_close(part.observations["observation"], batch.observations["observation"][rows])
     torch.testing.assert_close(part.transitions.next_observations, batch.transitions.next_observations[rows])
     torch.testing.assert_close(part.actions, batch.actions[rows])
+    assert part.observations["observation"] is part.transitions.observations  # one copy of the rows
     flat = _batch().take(rows)
     assert flat.observations.shape == (3, 4)
     assert part.weights is None and flat.weights is None

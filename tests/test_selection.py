@@ -132,22 +132,24 @@ def test_selection_holds_the_states_of_the_selected_sub_trajectories(dataset):
         optimal_fraction=0.5,
         best_cut_every=None,
     )
-    np.testing.assert_array_equal(gc_ttt.select(np.zeros(2), goal), [0, 1, 2])
+    np.testing.assert_array_equal(gc_ttt.select(np.zeros(2), goal).indices, [0, 1, 2])
     assert gc_ttt.stats.last_subtrajectories == 2 and gc_ttt.stats.last_selected == 3
     # Critic-free: the whole way to g*, which row 3 reaches; the state at the goal is left out.
     critic_free = make_selector("critic-free", dataset, discount=GAMMA, epsilon=1.5, optimal_fraction=0.5)
-    np.testing.assert_array_equal(critic_free.select(np.zeros(2), goal), [0, 1, 2])
+    np.testing.assert_array_equal(critic_free.select(np.zeros(2), goal).indices, [0, 1, 2])
     capped = make_selector(
         "critic-free", dataset, discount=GAMMA, epsilon=1.5, optimal_fraction=0.5, subtrajectory_steps=2
     )
-    np.testing.assert_array_equal(capped.select(np.zeros(2), goal), [0, 1, 2])
+    np.testing.assert_array_equal(capped.select(np.zeros(2), goal).indices, [0, 1, 2])
     starts_only = make_selector(
         "critic-free", dataset, discount=GAMMA, epsilon=1.5, optimal_fraction=0.5, subtrajectory_steps=1
     )
-    np.testing.assert_array_equal(starts_only.select(np.zeros(2), goal), [0, 1])
+    np.testing.assert_array_equal(starts_only.select(np.zeros(2), goal).indices, [0, 1])
     # Relevant-only runs H steps and stops at the trajectory's end: B's rows 5-9 from starts 5, 6 (H = 200).
     relevant = make_selector("relevant-only", dataset, epsilon=1.5)
-    np.testing.assert_array_equal(relevant.select(np.zeros(2), np.array([10.0, 14.0])), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
+    everything = relevant.select(np.zeros(2), np.array([10.0, 14.0]))
+    np.testing.assert_array_equal(everything.indices, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
+    assert not everything.reaches_goal.any() and everything.relevant == 4
     # A start at the goal keeps itself; starts may come unsorted and repeated.
     np.testing.assert_array_equal(critic_free.subtrajectories(np.array([3]), goal), [3])
     np.testing.assert_array_equal(critic_free.subtrajectories(np.array([6, 1, 0, 1]), goal), [0, 1, 2, 6, 7, 8, 9])
@@ -213,7 +215,7 @@ def test_relevant_only_and_random_ablations(dataset):
     np.testing.assert_array_equal(relevant.select_starts(np.zeros(2), np.array([3.0, 0.0])), [0, 1, 5, 6])
     random = make_selector("random", dataset, size=6, seed=1)
     assert isinstance(random, RandomSelector)
-    picked = random.select(np.zeros(2), np.zeros(2))
+    picked = random.select(np.zeros(2), np.zeros(2)).indices
     assert len(picked) == 6 and len(np.unique(picked)) == 6 and np.all(np.diff(picked) > 0)
     assert picked.min() >= 0 and picked.max() < len(dataset)
     assert len(RandomSelector(dataset, size=100).select(np.zeros(2), np.zeros(2))) == len(dataset)
@@ -374,7 +376,7 @@ def test_selection_matches_a_row_by_row_reference(optimality):
                     rows.add(k)
                     if at_goal:  # a start at the goal keeps itself only
                         break
-            np.testing.assert_array_equal(selector.select(state, goal), sorted(rows))
+            np.testing.assert_array_equal(selector.select(state, goal).indices, sorted(rows))
     assert checked > 100
 
 
@@ -386,3 +388,7 @@ def test_reaches_goal_is_the_success_test_of_the_returns(dataset):
     np.testing.assert_array_equal(np.flatnonzero(at_goal), [0, 5, 6])
     returns = selector.returns(np.arange(len(dataset)), goal)
     np.testing.assert_array_equal(returns == 0.0, at_goal)  # a return of 0: at the goal at the first step
+    # The same test on the GoalSpace the selector holds, and in its Selection (a start at the goal keeps itself).
+    np.testing.assert_array_equal(selector.goal_space.is_success(dataset.observations, goal), at_goal)
+    selection = make_selector("relevant-only", dataset, epsilon=5.0, subtrajectory_steps=1).select(np.zeros(2), goal)
+    np.testing.assert_array_equal(selection.reaches_goal, at_goal[selection.indices])

@@ -20,7 +20,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 from ttt_gym.agents import GCBC, GCIQL, GCIVL
 from ttt_gym.data import GoalDataset, GoalSpace
 from ttt_gym.ttt.losses import PREPARE_CHUNK_SIZE, AgentActorLoss
-from ttt_gym.ttt.selection import GoalRelatedSelector, RandomSelector, make_selector
+from ttt_gym.ttt.selection import GoalRelatedSelector, make_selector
 from ttt_gym.ttt.wrapper import GoalObservationAdapter, TestTimeTraining
 
 TARGET_ACTION = np.array([1.0, 0.0], dtype=np.float32)  # every dataset action: move along +x
@@ -324,26 +324,33 @@ def test_asynchronous_mode_acts_while_adapting(dataset):
     assert same(snapshot(model.policy), snapshot(ttt.pretrained_policy))
 
 
-def test_rewards_use_the_selectors_success_radius_without_a_goal_space(dataset):
-    # Without a goal space the selector's returns count a state within success_tolerance as at the goal; the
-    # fine-tuning batch's rewards and masks must say the same (they used exact equality before).
+def test_rewards_are_the_selectors_success_test_without_a_goal_space(dataset):
+    # Without a goal space the selector's returns count a state within success_tolerance as at the goal; its
+    # Selection says which rows those are, and the fine-tuning batch's rewards and masks are exactly that.
+    from ttt_gym.ttt.batch import build_batch
+    from ttt_gym.ttt.selection import Selection
+
     data = GoalDataset.from_arrays(dataset.observations, dataset.actions, dataset.steps_to_end == 0)
     assert data.goal_space is None
-    selector = make_selector("critic-free", data, epsilon=0.5, success_tolerance=0.2)
+    selector = make_selector("relevant-only", data, epsilon=5.0, success_tolerance=0.2, subtrajectory_steps=1)
+    goal = data.observations[7] + np.float32(0.1)  # near row 7, equal to no state
+    selection = selector.select(data.observations[0], goal)
+    assert len(selection) == len(data)  # everything is within 5.0
+    at_goal = np.linalg.norm(data.observations[selection.indices] - goal, axis=1) <= 0.2
+    assert 0 < at_goal.sum() < len(data)
+    np.testing.assert_array_equal(selection.reaches_goal, at_goal)
+    critic_free = make_selector("critic-free", data, epsilon=5.0, success_tolerance=0.2)
+    np.testing.assert_array_equal(critic_free.returns(selection.indices, goal) == 0.0, at_goal)  # reached at once
     agent, _ = build("gcbc")
     ttt = TestTimeTraining(agent, data, selector=selector)
-    goal = data.observations[7] + np.float32(0.1)  # near row 7, equal to no state
-    indices = np.arange(len(data))
-    batch = ttt._selected_data(indices, goal).transitions
-    at_goal = np.linalg.norm(data.observations - goal, axis=1) <= 0.2
-    assert 0 < at_goal.sum() < len(data)
+    batch = build_batch(data, selection, goal, ttt._view, ttt.device).transitions
     np.testing.assert_array_equal(batch.rewards.numpy() == 0.0, at_goal)
     np.testing.assert_array_equal(batch.masks.numpy() == 0.0, at_goal)
-    np.testing.assert_array_equal(selector.returns(indices, goal) == 0.0, at_goal)  # reached at the first step
-    # A selector without a success radius keeps the exact test.
-    exact = TestTimeTraining(agent, data, selector=RandomSelector(data, size=8))
-    rewards = exact._selected_data(indices, data.observations[7]).transitions.rewards.numpy()
-    np.testing.assert_array_equal(rewards == 0.0, np.all(data.observations == data.observations[7], axis=1))
+    # Bare indices (a user's selector): the dataset's own test, exact equality without a goal space.
+    bare = Selection.of(np.arange(len(data)), data, data.observations[7])
+    np.testing.assert_array_equal(bare.reaches_goal, np.all(data.observations == data.observations[7], axis=1))
+    with pytest.raises(ValueError, match=r"writable|read-only"):
+        selection.indices[0] = 1
 
 
 def test_optimizer_kwargs_reach_adam(dataset):

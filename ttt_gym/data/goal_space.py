@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["GoalSpace", "goal_space_for"]
+__all__ = ["GoalIndex", "GoalSpace", "goal_space_for"]
 
 _CUBE_COUNTS = {"single": 1, "double": 2, "triple": 3, "quadruple": 4, "octuple": 8}
 # Cube observation layout (ogbench.manipspace.envs.cube_env.CubeEnv.compute_observation): 19 proprioceptive
@@ -44,6 +44,12 @@ class GoalSpace:
         if not self.indices or len(self.indices) % self.group_size:
             raise ValueError(f"GoalSpace: {len(self.indices)} indices do not split into groups of {self.group_size}")
 
+    @classmethod
+    def full(cls, obs_dim: int, tolerance: float) -> GoalSpace:
+        """The whole observation as one group: success within ``tolerance`` in Euclidean distance (for data whose
+        goal coordinates are not known)."""
+        return cls(indices=tuple(range(obs_dim)), group_size=obs_dim, tolerance=float(tolerance))
+
     @property
     def dim(self) -> int:
         """Number of goal coordinates."""
@@ -53,11 +59,57 @@ class GoalSpace:
         """Goal coordinates of one observation ``(obs_dim,)`` or a batch ``(..., obs_dim)``."""
         return np.asarray(observations)[..., list(self.indices)]
 
-    def is_success(self, achieved: np.ndarray, desired: np.ndarray) -> np.ndarray:
-        """Whether goal coordinates ``achieved`` match ``desired`` (both ``(..., dim)``); returns a bool array."""
-        diff = np.asarray(achieved, dtype=np.float64) - np.asarray(desired, dtype=np.float64)
+    def squared_distances(self, achieved: np.ndarray, desired: np.ndarray) -> np.ndarray:
+        """The success test's distance, squared: per group of ``group_size`` coordinates, the largest over groups
+        (``(..., dim)`` goal coordinates broadcast against each other; float32 inputs stay float32)."""
+        achieved, desired = np.asarray(achieved), np.asarray(desired)
+        diff = achieved - desired
+        if self.group_size == self.dim:
+            return np.einsum("...j,...j->...", diff, diff)
         grouped = diff.reshape(*diff.shape[:-1], self.dim // self.group_size, self.group_size)
-        return np.all(np.linalg.norm(grouped, axis=-1) <= self.tolerance, axis=-1)
+        return np.einsum("...gj,...gj->...g", grouped, grouped).max(axis=-1)
+
+    def is_within(self, achieved: np.ndarray, desired: np.ndarray, radius: float, *, inclusive: bool) -> np.ndarray:
+        """Whether goal coordinates ``achieved`` lie within ``radius`` of ``desired`` (``<=`` when ``inclusive``)."""
+        d2 = self.squared_distances(achieved, desired)
+        r2 = np.asarray(radius, dtype=d2.dtype) ** 2
+        return d2 <= r2 if inclusive else d2 < r2
+
+    def is_success(self, achieved: np.ndarray, desired: np.ndarray) -> np.ndarray:
+        """Whether goal coordinates ``achieved`` match ``desired`` (both ``(..., dim)``): every group within
+        ``tolerance``. The one success test: GoalObservation's reward, the selection's returns and the test-time
+        rewards all use it."""
+        return self.is_within(achieved, desired, self.tolerance, inclusive=True)
+
+    def index(self, coordinates: np.ndarray) -> GoalIndex:
+        """A radius index over rows of goal coordinates ``(N, dim)`` with this space's distance."""
+        return GoalIndex(self, coordinates)
+
+
+class GoalIndex:
+    """Rows of goal coordinates sorted by their first coordinate, for radius queries with a goal space's distance.
+
+    A query takes the window ``|x_0 - p_0| <= r`` by binary search and computes exact distances inside it only.
+    """
+
+    def __init__(self, goal_space: GoalSpace, coordinates: np.ndarray) -> None:
+        coordinates = np.asarray(coordinates, dtype=np.float32)
+        if coordinates.ndim != 2 or coordinates.shape[1] != goal_space.dim:
+            raise ValueError(f"GoalIndex: coordinates of shape {coordinates.shape}, expected (N, {goal_space.dim})")
+        self.goal_space = goal_space
+        self.order = np.argsort(coordinates[:, 0], kind="stable")
+        self.sorted_coordinates = np.ascontiguousarray(coordinates[self.order])
+        self.first = np.ascontiguousarray(self.sorted_coordinates[:, 0])
+
+    def within(self, point: np.ndarray, radius: float, *, inclusive: bool) -> np.ndarray:
+        """Sorted row indices whose distance to ``point`` is ``< radius`` (``<=`` when ``inclusive``)."""
+        point = np.asarray(point, dtype=np.float32)
+        lo = int(np.searchsorted(self.first, point[0] - radius, side="left"))
+        hi = int(np.searchsorted(self.first, point[0] + radius, side="right"))
+        if hi <= lo:
+            return np.zeros(0, dtype=np.int64)
+        mask = self.goal_space.is_within(self.sorted_coordinates[lo:hi], point, radius, inclusive=inclusive)
+        return np.sort(self.order[lo:hi][mask])
 
 
 def goal_space_for(name_or_env: str | Any) -> GoalSpace | None:

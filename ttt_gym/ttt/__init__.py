@@ -14,12 +14,14 @@ One-way flow, one module per step of ``TestTimeTraining.predict``:
 from __future__ import annotations
 
 from ttt_gym.ttt.adapter import GoalObservationAdapter
+from ttt_gym.ttt.batch import TTTBatch
 from ttt_gym.ttt.critics import ModelCritic
-from ttt_gym.ttt.losses import AgentActorLoss, TTTBatch, default_loss, log_likelihood_loss, mse_loss
+from ttt_gym.ttt.losses import AgentActorLoss, default_loss, log_likelihood_loss, mse_loss
 from ttt_gym.ttt.selection import (
     SELECTOR_KINDS,
     GoalRelatedSelector,
     RandomSelector,
+    Selection,
     SelectionStats,
     Selector,
     make_selector,
@@ -33,6 +35,7 @@ __all__ = [
     "GoalRelatedSelector",
     "ModelCritic",
     "RandomSelector",
+    "Selection",
     "SelectionStats",
     "Selector",
     "TTTBatch",

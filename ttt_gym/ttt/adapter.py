@@ -8,9 +8,10 @@ for datasets that do not know theirs; :func:`check_env` compares an env's spaces
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
+import torch
 from gymnasium import spaces
 from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.vec_env import VecEnv
@@ -19,6 +20,8 @@ from ttt_gym.data import GoalDataset
 from ttt_gym.data.goal_space import GoalSpace, goal_space_for
 
 __all__ = ["GoalObservationAdapter", "check_env", "env_goal_space", "model_env"]
+
+Array = TypeVar("Array", np.ndarray, torch.Tensor)
 
 OBSERVATION_KEY, ACHIEVED_KEY, DESIRED_KEY = "observation", "achieved_goal", "desired_goal"
 _GOAL_KEYS = (OBSERVATION_KEY, ACHIEVED_KEY, DESIRED_KEY)
@@ -137,16 +140,24 @@ class GoalObservationAdapter:
         parts = ", ".join(f"{key}[{size}]" for key, size in zip(self.keys, self.sizes, strict=True))
         return f"GoalObservationAdapter({layout}: {parts})"
 
-    def coordinates(self, states: np.ndarray) -> np.ndarray:
-        """Goal coordinates of states ``(..., obs_dim)``."""
-        return states if self.goal_space is None else self.goal_space.coordinates(states)
+    def coordinates(self, states: Array) -> Array:
+        """Goal coordinates of states ``(..., obs_dim)`` (numpy or torch)."""
+        if self.goal_space is None:
+            return states
+        if isinstance(states, torch.Tensor):
+            return states[..., list(self.goal_space.indices)]
+        return self.goal_space.coordinates(states)
 
     def goal_coordinates(self, goals: np.ndarray) -> np.ndarray:
         """Goal coordinates of goals in the policy's representation ``(..., goal_dim)``."""
         return self.coordinates(goals) if self.full_goal else goals
 
-    def to_policy(self, states: np.ndarray, goals: np.ndarray) -> np.ndarray | dict[str, np.ndarray]:
-        """The policy's observations for ``states (B, obs_dim)`` with goals ``(B, goal_dim)`` (float32)."""
+    def to_policy(self, states: Array, goals: Array) -> Array | dict[str, Array]:
+        """The policy's observations for ``states (B, obs_dim)`` with goals ``(B, goal_dim)``.
+
+        numpy arrays (cast to float32) or torch tensors alike; in the dict layout the parts are the given arrays
+        themselves (reshaped), not copies, so a batch of tensors is not held twice.
+        """
         parts = {}
         for key, size in zip(self.keys, self.sizes, strict=True):
             if key == OBSERVATION_KEY:
@@ -155,9 +166,12 @@ class GoalObservationAdapter:
                 part = goals
             else:  # achieved_goal: the state itself, in the goal's representation
                 part = states if size == self.observation_dim else self.coordinates(states)
-            parts[key] = np.asarray(part, dtype=np.float32)
+            parts[key] = part if isinstance(part, torch.Tensor) else np.asarray(part, dtype=np.float32)
         if self.flat:
-            return np.concatenate([parts[key] for key in self.keys], axis=1)
+            ordered = [parts[key] for key in self.keys]
+            if isinstance(ordered[0], torch.Tensor):
+                return torch.cat(ordered, dim=1)  # type: ignore[arg-type]
+            return np.concatenate(ordered, axis=1)
         return {key: value.reshape(len(value), *self.shapes[key]) for key, value in parts.items()}
 
     def split(self, observation: Any) -> tuple[np.ndarray, np.ndarray, bool]:

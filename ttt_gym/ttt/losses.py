@@ -23,9 +23,8 @@ the selected data do not change during an adaptation.
 from __future__ import annotations
 
 import dataclasses
-import inspect
 from collections.abc import Callable
-from typing import Any, Union
+from typing import Any
 
 import torch
 from stable_baselines3.common.policies import ActorCriticPolicy, BasePolicy
@@ -36,6 +35,7 @@ from stable_baselines3.td3.policies import TD3Policy
 
 from ttt_gym.agents.base import GoalConditionedAgent, GoalConditionedPolicy, TensorBatch
 from ttt_gym.agents.networks import gaussian_log_prob
+from ttt_gym.ttt.batch import TTTBatch
 
 __all__ = [
     "AgentActorLoss",
@@ -46,61 +46,12 @@ __all__ = [
     "mse_loss",
 ]
 
-PolicyObservation = Union[torch.Tensor, dict[str, torch.Tensor]]  # noqa: UP007  (a runtime alias)
-
 PREPARE_CHUNK_SIZE = 8192
 """Rows per critic evaluation in :meth:`AgentActorLoss.prepare`."""
 
 SQUASHED_ACTION_LIMIT = 1.0 - 1e-3
 """Dataset actions are clipped to ``+-`` this before a tanh-squashed log-likelihood: OGBench's data often sits exactly
 at the bounds (clipped noise), where ``atanh`` is infinite."""
-
-
-@dataclasses.dataclass(frozen=True)
-class TTTBatch:
-    """Selected transitions, ready for the policy being adapted (all tensors on the wrapper's device).
-
-    Attributes:
-        observations: What the policy consumes: a ``(B, ...)`` tensor (flat observation + goal) or a dict of tensors
-            (``MultiInputPolicy``, our agents), with the goal set to g*.
-        actions: ``(B, action_dim)`` dataset actions in the policy's convention: scaled to ``[-1, 1]`` for
-            squashing policies (SAC, TD3), in env units otherwise.
-        transitions: The raw transitions as our agents' :class:`~ttt_gym.agents.TensorBatch`: dataset observations,
-            actions (env units), next observations, and ``actor_goals = value_goals = g*`` with rewards and masks
-            computed for g* (OGBench's convention: reward 0 and mask 0 at the goal).
-        weights: ``(B,)`` weights of the agent's actor loss from its frozen critics (AWR's), filled once per
-            adaptation by :meth:`AgentActorLoss.prepare`; ``None``: the loss evaluates what it needs on every
-            minibatch. Only :class:`AgentActorLoss` reads them.
-    """
-
-    observations: PolicyObservation
-    actions: torch.Tensor
-    transitions: TensorBatch
-    weights: torch.Tensor | None = None
-
-    def __len__(self) -> int:
-        return int(self.actions.shape[0])
-
-    def take(self, indices: torch.Tensor) -> TTTBatch:
-        """The rows ``indices`` of every tensor (a minibatch)."""
-        if isinstance(self.observations, dict):
-            observations: PolicyObservation = {
-                key: value.index_select(0, indices) for key, value in self.observations.items()
-            }
-        else:
-            observations = self.observations.index_select(0, indices)
-        transitions = TensorBatch(
-            **{
-                f.name: getattr(self.transitions, f.name).index_select(0, indices)
-                for f in dataclasses.fields(TensorBatch)
-            }
-        )
-        return TTTBatch(
-            observations=observations,
-            actions=self.actions.index_select(0, indices),
-            transitions=transitions,
-            weights=None if self.weights is None else self.weights.index_select(0, indices),
-        )
 
 
 TTTLoss = Callable[[BasePolicy, TTTBatch], torch.Tensor]
@@ -162,8 +113,8 @@ class AgentActorLoss:
     """The agent's own actor loss on the adapted copy of its policy (critics frozen): BC for GCBC, AWR for GCIVL,
     DDPG+BC or AWR for GCIQL, as in pre-training (the paper fine-tunes with the pre-training loss).
 
-    The agent's logging diagnostics are skipped (``actor_loss(..., with_info=False)``) when its ``actor_loss``
-    takes that flag; they are never read at test time.
+    The agent's logging diagnostics are skipped (``actor_loss(..., with_info=False)``); they are never read at test
+    time.
 
     AWR's weights depend only on the frozen critics and the selected data, neither of which changes during an
     adaptation. :meth:`prepare` therefore computes them once for the whole selection (``agent.actor_weights``), and
@@ -174,10 +125,6 @@ class AgentActorLoss:
 
     def __init__(self, agent: GoalConditionedAgent) -> None:
         self.agent = agent
-        # Agents written against the older actor_loss signature (no with_info, no weights) keep working.
-        parameters = inspect.signature(agent.actor_loss).parameters
-        self._loss_kwargs: dict[str, Any] = {"with_info": False} if "with_info" in parameters else {}
-        self._takes_weights = "weights" in parameters
 
     def prepare(self, batch: TTTBatch, *, chunk_size: int = PREPARE_CHUNK_SIZE) -> TTTBatch:
         """``batch`` with :attr:`TTTBatch.weights` from the frozen critics, or as it is if the loss has none.
@@ -185,8 +132,6 @@ class AgentActorLoss:
         Called once per adaptation on the whole selected data. The critics run on ``chunk_size`` rows at a time, so
         that a selection of tens of thousands of rows does not allocate activations for all of them at once.
         """
-        if not self._takes_weights:
-            return batch
         transitions = batch.transitions
         chunks: list[torch.Tensor] = []
         for begin in range(0, len(batch), chunk_size):
@@ -205,8 +150,8 @@ class AgentActorLoss:
         return dataclasses.replace(batch, weights=torch.cat(chunks))
 
     def __call__(self, policy: BasePolicy, batch: TTTBatch) -> torch.Tensor:
-        kwargs = self._loss_kwargs if batch.weights is None else {**self._loss_kwargs, "weights": batch.weights}
-        loss, _ = self.agent.actor_loss(batch.transitions, actor=policy, **kwargs)
+        weights = {} if batch.weights is None else {"weights": batch.weights}  # only agents with actor_weights
+        loss, _ = self.agent.actor_loss(batch.transitions, actor=policy, with_info=False, **weights)  # type: ignore[call-arg,arg-type]
         return loss
 
     def __repr__(self) -> str:

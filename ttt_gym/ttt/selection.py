@@ -4,8 +4,9 @@ GC-TTT (Bagatella et al., eqs. 2-4 and Algorithm 1) fine-tunes a policy on sub-t
 that start near the agent's current state (*relevance*) and lead towards the evaluation goal g* (*optimality*).
 Every dataset transition ``i`` starts one sub-trajectory ``(s_i, s_{i+1}, ...)`` inside its own trajectory. The
 tests below pick sub-trajectories by their start (:meth:`GoalRelatedSelector.select_starts`); the selection D(s, g*)
-that the policy is fine-tuned on holds their states (:meth:`GoalRelatedSelector.subtrajectories`), as an array of
-transition indices into the :class:`~ttt_gym.data.GoalDataset`.
+that the policy is fine-tuned on holds their states (:meth:`GoalRelatedSelector.subtrajectories`): ``select`` returns
+a frozen :class:`Selection`, the transition indices into the :class:`~ttt_gym.data.GoalDataset` and which of their
+states are at g* (the success test of the returns, which the fine-tuning's rewards then reuse).
 
 * **Relevance** (eq. 2): ``d(s, s_i) < epsilon`` in goal space, where ``d`` is the distance of the success test
   (Euclidean x-y in the mazes; per cube, the largest cube distance) and ``epsilon`` defaults to the success
@@ -33,6 +34,7 @@ selected ones, each state at most once per goal.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections import OrderedDict
@@ -43,12 +45,14 @@ from typing import Literal, Protocol, runtime_checkable
 import numpy as np
 
 from ttt_gym.data import GoalDataset
+from ttt_gym.data.goal_space import GoalSpace
 
 __all__ = [
     "SELECTOR_KINDS",
     "Critic",
     "GoalRelatedSelector",
     "RandomSelector",
+    "Selection",
     "SelectionStats",
     "Selector",
     "make_selector",
@@ -86,61 +90,75 @@ class SelectionStats:
         return self.total_ms / max(self.selections, 1)
 
 
+@dataclass(frozen=True)
+class Selection:
+    """One selection D(s, g*): what the wrapper fine-tunes on.
+
+    Attributes:
+        indices: Sorted, distinct dataset transition indices (int64, possibly empty).
+        reaches_goal: Per index, whether its state is at g* (reward 0 and mask 0 in OGBench's convention): the
+            selector's success test, the one its returns used.
+        relevant: Size of the relevant set before the optimality cut.
+        subtrajectories: Sub-trajectories whose states make up ``indices``.
+        milliseconds: Wall-clock time of the selection, critic calls included.
+    """
+
+    indices: np.ndarray
+    reaches_goal: np.ndarray
+    relevant: int = 0
+    subtrajectories: int = 0
+    milliseconds: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.indices.shape != self.reaches_goal.shape:
+            raise ValueError(f"Selection: {self.indices.shape} indices but {self.reaches_goal.shape} reaches_goal")
+        for array in (self.indices, self.reaches_goal):
+            array.flags.writeable = False
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    @classmethod
+    def of(cls, indices: np.ndarray, dataset: GoalDataset, goal: np.ndarray) -> Selection:
+        """A selection of ``indices`` whose success test is the dataset's goal space (exact equality without one):
+        for selectors that return bare indices."""
+        indices = np.asarray(indices, dtype=np.int64).reshape(-1)
+        goal_space = dataset.goal_space or GoalSpace.full(dataset.observation_dim, tolerance=0.0)
+        coordinates = goal_coordinates(goal, dataset, goal_space)
+        reaches = goal_space.is_success(goal_space.coordinates(dataset.observations.take(indices, axis=0)), coordinates)
+        return cls(indices=indices, reaches_goal=np.asarray(reaches, dtype=bool), relevant=len(indices))
+
+
+def goal_coordinates(goal: np.ndarray, dataset: GoalDataset, goal_space: GoalSpace) -> np.ndarray:
+    """The goal coordinates of ``goal``, a full goal observation ``(obs_dim,)`` or goal coordinates ``(dim,)``.
+
+    Raises:
+        ValueError: ``goal`` is neither.
+    """
+    goal = np.asarray(goal, dtype=np.float32).reshape(-1)
+    if goal.shape[0] == dataset.observation_dim:
+        return goal_space.coordinates(goal)
+    if goal.shape[0] == goal_space.dim:
+        return goal
+    raise ValueError(
+        f"The goal has {goal.shape[0]} entries; expected a full goal observation ({dataset.observation_dim}) or goal "
+        f"coordinates ({goal_space.dim}) of this dataset"
+    )
+
+
 @runtime_checkable
 class Selector(Protocol):
     """What :class:`~ttt_gym.ttt.wrapper.TestTimeTraining` needs from a data selector.
 
     ``state`` is the agent's current observation ``(obs_dim,)``; ``goal`` is the evaluation goal as the policy sees
-    it: a full goal observation ``(obs_dim,)`` or its goal coordinates ``(goal_dim,)``. The result holds dataset
-    transition indices (sorted int64, possibly empty). Selectors keep caches and are not thread-safe.
+    it: a full goal observation ``(obs_dim,)`` or its goal coordinates ``(goal_dim,)``. The result is a
+    :class:`Selection` (a selector that returns bare indices still works: the wrapper makes them a
+    :meth:`Selection.of`). Selectors keep caches and are not thread-safe.
     """
 
     stats: SelectionStats
 
-    def select(self, state: np.ndarray, goal: np.ndarray) -> np.ndarray: ...
-
-
-# --------------------------------------------------------------------------------------------------------------------
-# Goal-space geometry
-
-
-class _GoalSpaceIndex:
-    """Dataset rows sorted by their first goal coordinate, for radius queries in goal space.
-
-    A query takes the window ``|x_0 - p_0| <= r`` by binary search and computes exact distances inside it only.
-    The distance is the success test's: Euclidean per group of ``group_size`` coordinates, the largest over groups.
-    """
-
-    def __init__(self, coordinates: np.ndarray, group_size: int) -> None:
-        coordinates = np.asarray(coordinates, dtype=np.float32)
-        self.order = np.argsort(coordinates[:, 0], kind="stable")
-        self.sorted_coordinates = np.ascontiguousarray(coordinates[self.order])
-        self.first = np.ascontiguousarray(self.sorted_coordinates[:, 0])
-        self.group_size = group_size
-        self.dim = coordinates.shape[1]
-
-    def squared_distances(self, block: np.ndarray, point: np.ndarray) -> np.ndarray:
-        diff = block - point
-        if self.group_size == self.dim:
-            return np.einsum("ij,ij->i", diff, diff)
-        groups = diff.reshape(len(diff), self.dim // self.group_size, self.group_size)
-        return np.einsum("ijk,ijk->ij", groups, groups).max(axis=1)
-
-    def within(self, point: np.ndarray, radius: float, *, inclusive: bool) -> np.ndarray:
-        """Sorted dataset indices whose distance to ``point`` is ``< radius`` (``<=`` when ``inclusive``)."""
-        point = np.asarray(point, dtype=np.float32)
-        lo = int(np.searchsorted(self.first, point[0] - radius, side="left"))
-        hi = int(np.searchsorted(self.first, point[0] + radius, side="right"))
-        if hi <= lo:
-            return np.zeros(0, dtype=np.int64)
-        mask = self.is_within(self.sorted_coordinates[lo:hi], point, radius, inclusive=inclusive)
-        return np.sort(self.order[lo:hi][mask])
-
-    def is_within(self, block: np.ndarray, point: np.ndarray, radius: float, *, inclusive: bool) -> np.ndarray:
-        """Whether each row of ``block`` lies within ``radius`` of ``point`` (the test :meth:`within` applies)."""
-        d2 = self.squared_distances(block, point)
-        r2 = np.float32(radius) ** 2
-        return d2 <= r2 if inclusive else d2 < r2
+    def select(self, state: np.ndarray, goal: np.ndarray) -> Selection: ...
 
 
 @dataclass
@@ -300,27 +318,39 @@ class GoalRelatedSelector:
         self.cache_goals = int(cache_goals)
         self.stats = SelectionStats()
 
-        self._goal_space = goal_space
-        coordinates = dataset.goal_coordinates
-        self._goal_dim = coordinates.shape[1]
-        self._index = _GoalSpaceIndex(coordinates, goal_space.group_size if goal_space else coordinates.shape[1])
+        # The success test of the returns (and of the rewards the wrapper fine-tunes with): the dataset's goal space
+        # at success_tolerance; without one, the whole observation as one group.
+        if goal_space is None:
+            self.goal_space = GoalSpace.full(dataset.observation_dim, self.success_tolerance)
+        else:
+            self.goal_space = dataclasses.replace(goal_space, tolerance=self.success_tolerance)
+        self._index = self.goal_space.index(dataset.goal_coordinates)
         self._last_row = np.arange(len(dataset), dtype=np.int64) + dataset.steps_to_end
         self._all_rows: np.ndarray | None = None
         self._goal_caches: OrderedDict[bytes, _GoalCache] = OrderedDict()
 
     # -- public -------------------------------------------------------------------------------------------------------
 
-    def select(self, state: np.ndarray, goal: np.ndarray) -> np.ndarray:
-        """Sorted dataset indices of D(s, g*): the states of the sub-trajectories that start relevant to ``state`` and
-        are optimal for ``goal`` (their first ``subtrajectory_steps`` states, each transition once)."""
+    def select(self, state: np.ndarray, goal: np.ndarray) -> Selection:
+        """D(s, g*): the states of the sub-trajectories that start relevant to ``state`` and are optimal for ``goal``
+        (their first ``subtrajectory_steps`` states, each transition once), and which of them are at ``goal``."""
         tic = time.perf_counter()
         starts = self.select_starts(state, goal)
         selected = self.subtrajectories(starts, goal)
+        success = self._goal_cache(goal).success_rows
+        position = np.minimum(np.searchsorted(success, selected), max(len(success) - 1, 0))
+        reaches = success.take(position) == selected if len(success) else np.zeros(len(selected), dtype=bool)
         elapsed_ms = 1e3 * (time.perf_counter() - tic)
         self.stats.last_selected = len(selected)
         self.stats.last_ms = elapsed_ms
         self.stats.total_ms += elapsed_ms
-        return selected
+        return Selection(
+            indices=selected,
+            reaches_goal=reaches,
+            relevant=self.stats.last_relevant,
+            subtrajectories=self.stats.last_subtrajectories,
+            milliseconds=elapsed_ms,
+        )
 
     def select_starts(self, state: np.ndarray, goal: np.ndarray) -> np.ndarray:
         """Sorted start indices of the selected sub-trajectories (eqs. 2-4), before :meth:`subtrajectories`."""
@@ -408,7 +438,7 @@ class GoalRelatedSelector:
             if self._all_rows is None:
                 self._all_rows = np.arange(len(self.dataset), dtype=np.int64)
             return self._all_rows
-        coordinates = self._state_coordinates(state)
+        coordinates = self.goal_space.coordinates(state)
         if self.relevance == "distance":
             return self._index.within(coordinates, self.epsilon, inclusive=False)
         # Value-based relevance: V(s, s_i) > C, the dataset states acting as goals.
@@ -461,13 +491,11 @@ class GoalRelatedSelector:
         """Whether each of ``states (B, obs_dim)`` is at ``goal``: the success test behind the returns' rewards.
 
         A state is at the goal when its goal-space distance to it is at most ``success_tolerance`` (the distance of
-        relevance). Test-time training labels the selected transitions' rewards with the same test.
+        relevance): :meth:`GoalSpace.is_success <ttt_gym.data.GoalSpace.is_success>` of :attr:`goal_space`.
         """
         coordinates, _ = self._split_goal(goal)
         states = np.asarray(states, dtype=np.float32).reshape(-1, self.dataset.observation_dim)
-        return self._index.is_within(
-            self._state_coordinates(states), coordinates, self.success_tolerance, inclusive=True
-        )
+        return self.goal_space.is_success(self.goal_space.coordinates(states), coordinates)
 
     def reset(self) -> None:
         """Forget the per-goal caches (they are also evicted automatically, least recently used first)."""
@@ -493,22 +521,14 @@ class GoalRelatedSelector:
             )
         return state
 
-    def _state_coordinates(self, state: np.ndarray) -> np.ndarray:
-        return state if self._goal_space is None else self._goal_space.coordinates(state)
-
     def _split_goal(self, goal: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """Goal coordinates and the critic's goal (a full goal observation, or None when only coordinates given)."""
         goal = np.asarray(goal, dtype=np.float32).reshape(-1)
-        obs_dim = self.dataset.observation_dim
-        if goal.shape[0] == obs_dim:
-            return self._state_coordinates(goal), goal
-        if goal.shape[0] == self._goal_dim:
-            # Goal coordinates: a critic that takes them (ModelCritic, on the policy's own goals) still gets one.
-            return goal, (goal if getattr(self.critic, "accepts_goal_coordinates", False) else None)
-        raise ValueError(
-            f"The goal has {goal.shape[0]} entries; expected a full goal observation ({obs_dim}) or goal "
-            f"coordinates ({self._goal_dim}) of this dataset"
-        )
+        coordinates = goal_coordinates(goal, self.dataset, self.goal_space)
+        if goal.shape[0] == self.dataset.observation_dim:
+            return coordinates, goal
+        # Goal coordinates: a critic that takes them (ModelCritic, on the policy's own goals) still gets one.
+        return coordinates, (goal if getattr(self.critic, "accepts_goal_coordinates", False) else None)
 
     def _goal_cache(self, goal: np.ndarray) -> _GoalCache:
         coordinates, critic_goal = self._split_goal(goal)
@@ -569,17 +589,18 @@ class RandomSelector:
         self.rng = np.random.default_rng(seed)
         self.stats = SelectionStats()
 
-    def select(self, state: np.ndarray, goal: np.ndarray) -> np.ndarray:
-        """``size`` distinct random transition indices, sorted."""
+    def select(self, state: np.ndarray, goal: np.ndarray) -> Selection:
+        """``size`` distinct random transition indices, sorted; which are at ``goal`` by the dataset's goal space."""
         tic = time.perf_counter()
         n = len(self.dataset)
         selected = np.sort(self.rng.choice(n, size=min(self.size, n), replace=False)).astype(np.int64)
+        selection = Selection.of(selected, self.dataset, goal)
         elapsed_ms = 1e3 * (time.perf_counter() - tic)
         self.stats.selections += 1
         self.stats.last_relevant = self.stats.last_selected = self.stats.last_subtrajectories = len(selected)
         self.stats.last_ms = elapsed_ms
         self.stats.total_ms += elapsed_ms
-        return selected
+        return dataclasses.replace(selection, subtrajectories=len(selected), milliseconds=elapsed_ms)
 
 
 SELECTOR_KINDS = ("gc-ttt", "critic-free", "relevant-only", "optimal-only", "value-relevance", "random")

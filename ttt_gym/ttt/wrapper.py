@@ -33,7 +33,7 @@ from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.utils import get_device
 from torch import nn
 
-from ttt_gym.agents.base import GoalConditionedAgent, TensorBatch
+from ttt_gym.agents.base import GoalConditionedAgent
 from ttt_gym.data import GoalDataset
 from ttt_gym.ttt.adapter import (
     DESIRED_KEY,
@@ -43,9 +43,10 @@ from ttt_gym.ttt.adapter import (
     env_goal_space,
     model_env,
 )
+from ttt_gym.ttt.batch import PolicyView, TTTBatch, build_batch
 from ttt_gym.ttt.critics import ModelCritic, has_q_critic
-from ttt_gym.ttt.losses import TTTBatch, TTTLoss, default_loss
-from ttt_gym.ttt.selection import Critic, GoalRelatedSelector, Selector, make_selector
+from ttt_gym.ttt.losses import TTTLoss, default_loss
+from ttt_gym.ttt.selection import Critic, GoalRelatedSelector, Selection, Selector, make_selector
 
 __all__ = ["GoalObservationAdapter", "TTTStats", "TestTimeTraining"]
 
@@ -216,6 +217,7 @@ class TestTimeTraining:
         for parameter in self._pretrained.parameters():
             parameter.requires_grad_(False)
         self._pretrained_state = self._pretrained.state_dict()
+        self._view = PolicyView.of(self._pretrained, self.adapter.to_policy, self.device)
 
         if selector is None or isinstance(selector, str):
             # A kind, as SB3 takes "MlpPolicy"; the default is GoalRelatedSelector's (H-step returns with a critic,
@@ -425,12 +427,14 @@ class TestTimeTraining:
         """Select and fine-tune ``policy`` (already at the pretrained weights) in place; False: act pretrained."""
         tic = time.perf_counter()
         try:
-            indices = np.asarray(self.selector.select(state, goal), dtype=np.int64)
+            selection = self.selector.select(state, goal)
+            if not isinstance(selection, Selection):  # a selector of the user's that returns bare indices
+                selection = Selection.of(selection, self.dataset, goal)
             selected_at = time.perf_counter()
             with self._stats_lock:
                 self.stats.selection_seconds += selected_at - tic
-                self.stats.last_selected = len(indices)
-            if len(indices) < self.min_selected:
+                self.stats.last_selected = len(selection)
+            if len(selection) < self.min_selected:
                 with self._stats_lock:
                     self.stats.too_little_data += 1
                     count = self.stats.too_little_data
@@ -438,14 +442,15 @@ class TestTimeTraining:
                     count,
                     "TestTimeTraining: %d transitions selected (< min_selected=%d) near state %s for goal %s; acting "
                     "with the pretrained weights (%d time(s) so far)",
-                    len(indices),
+                    len(selection),
                     self.min_selected,
                     np.array2string(state, precision=2),
                     np.array2string(goal, precision=2),
                     count,
                 )
                 return False
-            first, final = self._fine_tune(policy, self._selected_data(indices, goal), seed)
+            batch = build_batch(self.dataset, selection, goal, self._view, self.device)
+            first, final = self._fine_tune(policy, batch, seed)
             with self._stats_lock:
                 self.stats.training_seconds += time.perf_counter() - selected_at
                 self.stats.adaptations += 1
@@ -466,43 +471,6 @@ class TestTimeTraining:
                     count,
                 )
             return False
-
-    def _selected_data(self, indices: np.ndarray, goal: np.ndarray) -> TTTBatch:
-        """The selected transitions with the goal fixed to g*, as tensors on the device (built once per adaptation)."""
-        dataset, adapter = self.dataset, self.adapter
-        observations = dataset.observations.take(indices, axis=0)
-        actions = dataset.actions.take(indices, axis=0)
-        goals = np.repeat(goal[None].astype(np.float32), len(indices), axis=0)
-        goal_coordinates = adapter.goal_coordinates(goal)
-        if dataset.goal_space is not None:
-            success = dataset.goal_space.is_success(adapter.coordinates(observations), goal_coordinates)
-        elif isinstance(self.selector, GoalRelatedSelector):
-            # No goal space: the selector's success radius (success_tolerance), so that these rewards and the returns
-            # it selected by agree.
-            success = self.selector.reaches_goal(observations, goal)
-        else:
-            success = np.all(adapter.coordinates(observations) == goal_coordinates, axis=-1)
-        policy_actions = self._pretrained.scale_action(actions) if self._pretrained.squash_output else actions
-
-        def tensor(array: np.ndarray) -> torch.Tensor:
-            return torch.as_tensor(np.ascontiguousarray(array, dtype=np.float32)).to(self.device)
-
-        policy_observations = adapter.to_policy(observations, goals)
-        if isinstance(policy_observations, dict):
-            observations_tensor: Any = {key: tensor(value) for key, value in policy_observations.items()}
-        else:
-            observations_tensor = tensor(policy_observations)
-        goals_tensor = tensor(goals)
-        transitions = TensorBatch(
-            observations=tensor(observations),
-            actions=tensor(actions),
-            next_observations=tensor(dataset.next_observations.take(indices, axis=0)),
-            rewards=tensor(success.astype(np.float32) - 1.0),
-            masks=tensor(1.0 - success.astype(np.float32)),
-            value_goals=goals_tensor,
-            actor_goals=goals_tensor,
-        )
-        return TTTBatch(observations=observations_tensor, actions=tensor(policy_actions), transitions=transitions)
 
     def _check_optimizer_kwargs(self) -> None:
         # Here rather than at the first adaptation, where the error would only be logged.
