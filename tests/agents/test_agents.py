@@ -258,3 +258,13 @@ def test_policy_saves_and_loads_with_sb3(goal_spaces, tmp_path):
     policy = GoalConditionedPolicy.load(tmp_path / "policy.pt")
     obs = {"observation": np.ones((4, OBS_DIM)), "desired_goal": -np.ones((4, OBS_DIM))}
     np.testing.assert_array_equal(policy.predict(obs)[0], agent.policy.predict(obs)[0])
+
+
+def test_load_refuses_a_file_from_a_newer_format(goal_spaces, tmp_path):
+    path = tmp_path / "gcbc.pt"
+    GCBC(goal_spaces, **TINY).save(path)
+    state = torch.load(path, weights_only=True)
+    assert state["format_version"] == 1
+    torch.save({**state, "format_version": 99}, path)
+    with pytest.raises(ValueError, match=r"gcbc\.pt has file format 99.*upgrade ttt_gym"):
+        GCBC.load(path)

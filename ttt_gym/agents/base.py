@@ -1,185 +1,69 @@
-"""What the offline goal-conditioned agents share: config handling, the SB3 policy, the training loop, save/load.
+"""The offline goal-conditioned agent: the training loop, acting, save/load; what GCBC, GCIVL and GCIQL share.
 
 Each agent file (``gcbc.py``, ``gcivl.py``, ``gciql.py``) holds a frozen config dataclass and a subclass of
 :class:`GoalConditionedAgent` that defines its critics, one gradient step and its actor loss. Goal relabelling is the
 dataset's job (:class:`ttt_gym.data.GoalDataset`); the agents only consume :class:`ttt_gym.data.GoalBatch`.
+
+The rest lives next door, and is importable from here too: the configs in :mod:`ttt_gym.agents.config`, the SB3 policy
+and the goal-dict spaces in :mod:`ttt_gym.agents.policy`, the loss terms in :mod:`ttt_gym.agents.objectives`, the
+networks in :mod:`ttt_gym.agents.networks`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import difflib
-import math
 import sys
 import time
 import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, TypeVar
 
 import numpy as np
 import torch
-from gymnasium import spaces
 from stable_baselines3.common.logger import HumanOutputFormat, Logger, configure
-from stable_baselines3.common.policies import BasePolicy
 from torch import nn
 
-from ttt_gym._spaces import space_from_data, space_to_data
+from ttt_gym._checkpoint import check_saved_class, read_checkpoint, spaces_from_data, spaces_to_data, write_checkpoint
+from ttt_gym.agents.config import AgentConfig, ogbench_hyperparameters
 from ttt_gym.agents.networks import GaussianActor
+from ttt_gym.agents.objectives import (
+    AWR_MAX_WEIGHT,
+    TensorBatch,
+    actor_diagnostics,
+    awr_weights,
+    expectile_loss,
+    frozen_parameters,
+    polyak_update,
+)
+from ttt_gym.agents.policy import (
+    GOAL_KEY,
+    OBSERVATION_KEY,
+    GoalConditionedPolicy,
+    flat_dim,
+    goal_spaces,
+    resolve_device,
+)
 from ttt_gym.data import GoalBatch, GoalSamplingConfig
 
-OBSERVATION_KEY = "observation"
-GOAL_KEY = "desired_goal"
-AWR_MAX_WEIGHT = 100.0
-_FILE_FORMAT_VERSION = 1
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Config
-
-
-@dataclasses.dataclass(frozen=True)
-class AgentConfig:
-    """Hyperparameters every agent has (OGBench's names and defaults).
-
-    Attributes:
-        lr: Adam learning rate of every network.
-        batch_size: transitions per gradient step.
-        actor_hidden_dims: widths of the actor's hidden layers.
-        discount: discount factor; also the parameter of geometric goal sampling.
-        const_std: keep the actor's standard deviation at 1 (OGBench's default); otherwise learn a
-            state-independent log standard deviation.
-        value_p_curgoal: probability that the value goal is the current state.
-        value_p_trajgoal: probability that the value goal is a future state of the same trajectory.
-        value_p_randomgoal: probability that the value goal is a random dataset state.
-        value_geom_sample: sample future value goals geometrically (else uniformly).
-        actor_p_curgoal: probability that the actor goal is the current state.
-        actor_p_trajgoal: probability that the actor goal is a future state of the same trajectory.
-        actor_p_randomgoal: probability that the actor goal is a random dataset state.
-        actor_geom_sample: sample future actor goals geometrically (else uniformly).
-        seed: seeds the network initialisation, the batch sampling and stochastic actions.
-        device: ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``, ``"cuda:1"``...
-    """
-
-    lr: float = 3e-4
-    batch_size: int = 1024
-    actor_hidden_dims: tuple[int, ...] = (512, 512, 512)
-    discount: float = 0.99
-    const_std: bool = True
-    value_p_curgoal: float = 0.2
-    value_p_trajgoal: float = 0.5
-    value_p_randomgoal: float = 0.3
-    value_geom_sample: bool = True
-    actor_p_curgoal: float = 0.0
-    actor_p_trajgoal: float = 1.0
-    actor_p_randomgoal: float = 0.0
-    actor_geom_sample: bool = False
-    seed: int = 0
-    device: str = "auto"
-
-    def __post_init__(self) -> None:
-        for name in ("actor_hidden_dims", "value_hidden_dims"):
-            if hasattr(self, name):
-                dims = tuple(int(d) for d in getattr(self, name))
-                if not dims or min(dims) < 1:
-                    raise ValueError(f"{name} must be a non-empty sequence of positive widths, got {dims}.")
-                object.__setattr__(self, name, dims)
-        if self.batch_size < 1:
-            raise ValueError(f"batch_size must be positive, got {self.batch_size}.")
-        if self.lr <= 0:
-            raise ValueError(f"lr must be positive, got {self.lr}.")
-        if not 0.0 < self.discount < 1.0:
-            raise ValueError(f"discount must lie in (0, 1), got {self.discount}.")
-        for prefix in ("value", "actor"):
-            probs = [getattr(self, f"{prefix}_p_{kind}") for kind in ("curgoal", "trajgoal", "randomgoal")]
-            if min(probs) < 0 or not math.isclose(sum(probs), 1.0, abs_tol=1e-6):
-                raise ValueError(
-                    f"{prefix}_p_curgoal + {prefix}_p_trajgoal + {prefix}_p_randomgoal must be probabilities summing "
-                    f"to 1, got {probs}."
-                )
-
-    @classmethod
-    def from_kwargs(cls: type[_ConfigT], **kwargs: Any) -> _ConfigT:
-        """Build the config from keyword arguments, with a clear error for unknown keys.
-
-        ``hidden_dims`` is accepted as a shorthand that sets every ``*_hidden_dims`` field at once.
-        """
-        valid = [f.name for f in dataclasses.fields(cls)]
-        if "hidden_dims" in kwargs:
-            dims = tuple(kwargs.pop("hidden_dims"))
-            for name in valid:
-                if name.endswith("_hidden_dims"):
-                    if name in kwargs and tuple(kwargs[name]) != dims:
-                        raise ValueError(f"hidden_dims={dims} conflicts with {name}={tuple(kwargs[name])}.")
-                    kwargs[name] = dims
-        unknown = sorted(set(kwargs) - set(valid))
-        if unknown:
-            hints = []
-            for key in unknown:
-                close = difflib.get_close_matches(key, valid, n=1)
-                hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
-            raise TypeError(
-                f"Unknown {cls.__name__} key(s): {', '.join(hints)}. Valid keys: {', '.join(valid)}, hidden_dims."
-            )
-        return cls(**kwargs)
-
-    def goal_sampling(self) -> GoalSamplingConfig:
-        """The dataset's goal-relabelling config implied by this agent config."""
-        return GoalSamplingConfig(
-            value_p_curgoal=self.value_p_curgoal,
-            value_p_trajgoal=self.value_p_trajgoal,
-            value_p_randomgoal=self.value_p_randomgoal,
-            value_geom_sample=self.value_geom_sample,
-            actor_p_curgoal=self.actor_p_curgoal,
-            actor_p_trajgoal=self.actor_p_trajgoal,
-            actor_p_randomgoal=self.actor_p_randomgoal,
-            actor_geom_sample=self.actor_geom_sample,
-            discount=self.discount,
-        )
-
-
-_ConfigT = TypeVar("_ConfigT", bound=AgentConfig)
-
-
-def ogbench_hyperparameters(agent: str, env_name: str) -> dict[str, Any]:
-    """Per-environment overrides of OGBench's ``impls/hyperparameters.sh`` for a state-based env.
-
-    Pass the result as keyword arguments: ``GCIQL(env, dataset, **ogbench_hyperparameters("gciql", name))``.
-    Covers the pointmaze / antmaze / humanoidmaze / antsoccer / cube / scene / puzzle families; an env outside them
-    gets an empty dict (the agent's defaults).
-
-    Args:
-        agent: ``"gcbc"``, ``"gcivl"`` or ``"gciql"`` (case-insensitive).
-        env_name: an OGBench dataset name such as ``"pointmaze-medium-navigate-v0"``.
-    """
-    agent = agent.lower()
-    if agent not in ("gcbc", "gcivl", "gciql"):
-        raise ValueError(f"agent must be 'gcbc', 'gcivl' or 'gciql', got {agent!r}.")
-    family = env_name.split("-")[0]
-    overrides: dict[str, Any] = {}
-    if family == "humanoidmaze" or "-giant-" in env_name:
-        if agent != "gcbc":
-            overrides["discount"] = 0.995
-    if agent != "gcbc" and "-stitch-" in env_name:
-        overrides.update(actor_p_trajgoal=0.5, actor_p_randomgoal=0.5)
-    if agent != "gcbc" and "-explore-" in env_name:
-        overrides.update(actor_p_trajgoal=0.0, actor_p_randomgoal=1.0)
-    if agent == "gcivl":
-        overrides["alpha"] = 10.0
-    elif agent == "gciql":
-        noisy = "-noisy-" in env_name
-        alphas = {"pointmaze": 0.003, "antmaze": 0.3, "humanoidmaze": 0.1, "antsoccer": 0.1}
-        if family in alphas:
-            overrides["alpha"] = 0.01 if "-explore-" in env_name else alphas[family]
-        elif family in ("cube", "scene", "puzzle"):
-            overrides["alpha"] = 0.03 if noisy else 1.0
-    return overrides
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Batches and losses
+__all__ = [
+    "AWR_MAX_WEIGHT",
+    "GOAL_KEY",
+    "OBSERVATION_KEY",
+    "AgentConfig",
+    "GoalConditionedAgent",
+    "GoalConditionedPolicy",
+    "SupportsGoalSampling",
+    "TensorBatch",
+    "actor_diagnostics",
+    "awr_weights",
+    "expectile_loss",
+    "frozen_parameters",
+    "ogbench_hyperparameters",
+    "polyak_update",
+    "resolve_device",
+]
 
 
 class SupportsGoalSampling(Protocol):
@@ -194,217 +78,6 @@ class SupportsGoalSampling(Protocol):
     def sample(
         self, batch_size: int, rng: np.random.Generator, config: GoalSamplingConfig | None = None
     ) -> GoalBatch: ...
-
-
-@dataclasses.dataclass(frozen=True)
-class TensorBatch:
-    """A :class:`ttt_gym.data.GoalBatch` as float32 tensors on the agent's device (same field names)."""
-
-    observations: torch.Tensor
-    actions: torch.Tensor
-    next_observations: torch.Tensor
-    rewards: torch.Tensor
-    masks: torch.Tensor
-    value_goals: torch.Tensor
-    actor_goals: torch.Tensor
-
-    @classmethod
-    def from_batch(cls, batch: GoalBatch | TensorBatch, device: torch.device) -> TensorBatch:
-        """Convert a numpy batch (zero-copy on CPU when already float32); a TensorBatch is moved if needed."""
-        values = {}
-        for f in dataclasses.fields(cls):
-            value = getattr(batch, f.name)
-            if isinstance(value, torch.Tensor):
-                values[f.name] = value.to(device=device, dtype=torch.float32)
-            else:
-                array = np.ascontiguousarray(value, dtype=np.float32)
-                if not array.flags.writeable:  # e.g. a view of a dataset's read-only arrays: torch would warn
-                    array = array.copy()
-                values[f.name] = torch.from_numpy(array).to(device, non_blocking=True)
-        return cls(**values)
-
-
-def expectile_loss(advantages: torch.Tensor, differences: torch.Tensor, expectile: float) -> torch.Tensor:
-    """Elementwise asymmetric square: ``w * diff**2`` with ``w = expectile`` where ``adv >= 0``, else ``1 - expectile``.
-
-    IQL uses ``adv = diff = Q - V``; GCIVL takes the weight from the target network's advantage.
-    """
-    weight = torch.where(advantages >= 0, expectile, 1.0 - expectile)
-    return weight * differences.square()
-
-
-def awr_weights(advantages: torch.Tensor, alpha: float, max_weight: float = AWR_MAX_WEIGHT) -> torch.Tensor:
-    """Advantage-weighted-regression weights ``min(exp(alpha * adv), max_weight)`` (OGBench caps them at 100)."""
-    return torch.exp(advantages * alpha).clamp(max=max_weight)
-
-
-def polyak_update(target: nn.Module, source: nn.Module, tau: float) -> None:
-    """``target <- (1 - tau) * target + tau * source``, parameter by parameter, in place."""
-    with torch.no_grad():
-        target_params: list[torch.Tensor] = list(target.parameters())
-        source_params: list[torch.Tensor] = list(source.parameters())
-        torch._foreach_lerp_(target_params, source_params, tau)
-
-
-@contextlib.contextmanager
-def frozen_parameters(module: nn.Module) -> Iterator[None]:
-    """Stop gradients into ``module``'s parameters (gradients still flow through it to its inputs)."""
-    params = [p for p in module.parameters() if p.requires_grad]
-    for p in params:
-        p.requires_grad_(False)
-    try:
-        yield
-    finally:
-        for p in params:
-            p.requires_grad_(True)
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Spaces
-
-
-def _goal_spaces(env_or_spaces: Any) -> tuple[spaces.Dict, spaces.Box]:
-    """The policy's dict observation space and the Box action space from an env or an (obs, action) space pair."""
-    if isinstance(env_or_spaces, tuple | list) and len(env_or_spaces) == 2:
-        observation_space, action_space = env_or_spaces
-    elif hasattr(env_or_spaces, "observation_space") and hasattr(env_or_spaces, "action_space"):
-        observation_space, action_space = env_or_spaces.observation_space, env_or_spaces.action_space
-    else:
-        raise TypeError(
-            "Expected a gymnasium env or an (observation_space, action_space) pair, got "
-            f"{type(env_or_spaces).__name__}."
-        )
-    if not isinstance(action_space, spaces.Box):
-        raise TypeError(f"The agents need a continuous Box action space, got {action_space}.")
-    if isinstance(observation_space, spaces.Box):
-        observation_space = spaces.Dict({OBSERVATION_KEY: observation_space, GOAL_KEY: observation_space})
-    if not isinstance(observation_space, spaces.Dict) or not {OBSERVATION_KEY, GOAL_KEY} <= set(
-        observation_space.spaces
-    ):
-        raise TypeError(
-            "Expected a Box observation space (an OGBench env) or a Dict with 'observation' and 'desired_goal' "
-            f"(ttt_gym.wrappers.GoalObservation(env, full_goal=True)), got {observation_space}."
-        )
-    obs_space, goal_space = observation_space[OBSERVATION_KEY], observation_space[GOAL_KEY]
-    if not isinstance(obs_space, spaces.Box) or not isinstance(goal_space, spaces.Box):
-        raise TypeError(f"'observation' and 'desired_goal' must be Box spaces, got {obs_space} and {goal_space}.")
-    if len(obs_space.shape) != 1 or goal_space.shape != obs_space.shape:
-        raise ValueError(
-            f"The networks take the full goal observation, as in OGBench: 'desired_goal' must have the shape of "
-            f"'observation' {obs_space.shape}, got {goal_space.shape}. Wrap the env in "
-            "ttt_gym.wrappers.GoalObservation(env, full_goal=True), which puts info['goal'] in desired_goal."
-        )
-    return observation_space, action_space
-
-
-def _flat_dim(space: spaces.Space) -> int:
-    return int(np.prod(space.shape or ()))
-
-
-def resolve_device(device: str | torch.device) -> torch.device:
-    """``"auto"`` -> CUDA when available, else CPU."""
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Policy
-
-
-class GoalConditionedPolicy(BasePolicy):
-    """The agents' actor as a Stable-Baselines3 policy, acting on ``{"observation", "desired_goal"}`` dicts.
-
-    ``predict`` is SB3's (eval mode, ``no_grad``, batching, clipping to the action space), so
-    ``evaluate_policy`` and any SB3 tool can drive it. Deterministic actions are the Gaussian mean; stochastic ones
-    add noise from a generator seeded with ``seed``.
-
-    Args:
-        observation_space: a Dict space with ``observation`` and ``desired_goal`` Box entries (others are ignored).
-        action_space: a Box action space.
-        actor_hidden_dims: widths of the actor's hidden layers.
-        const_std: see :class:`AgentConfig`.
-        seed: seed of the noise of stochastic actions.
-    """
-
-    def __init__(
-        self,
-        observation_space: spaces.Dict,
-        action_space: spaces.Box,
-        actor_hidden_dims: Sequence[int] = (512, 512, 512),
-        const_std: bool = True,
-        seed: int = 0,
-    ) -> None:
-        super().__init__(observation_space, action_space)
-        self.actor_hidden_dims = tuple(actor_hidden_dims)
-        self.const_std = const_std
-        self.seed = seed
-        obs_dim = _flat_dim(observation_space[OBSERVATION_KEY])
-        goal_dim = _flat_dim(observation_space[GOAL_KEY])
-        self.actor = GaussianActor(
-            obs_dim, goal_dim, _flat_dim(action_space), self.actor_hidden_dims, const_std=const_std
-        )
-        self._generator: torch.Generator | None = None
-
-    def _get_constructor_parameters(self) -> dict[str, Any]:
-        return {
-            "observation_space": self.observation_space,
-            "action_space": self.action_space,
-            "actor_hidden_dims": self.actor_hidden_dims,
-            "const_std": self.const_std,
-            "seed": self.seed,
-        }
-
-    def save(self, path: str | Path) -> None:
-        """Write the policy alone (constructor arguments and weights), loadable with ``weights_only=True``."""
-        data = self._get_constructor_parameters()
-        data["observation_space"] = space_to_data(self.observation_space)
-        data["action_space"] = space_to_data(self.action_space)
-        torch.save({"data": data, "state_dict": self.state_dict()}, path)
-
-    @classmethod
-    def load(cls, path: str | Path, device: torch.device | str = "auto") -> GoalConditionedPolicy:
-        """Load a policy written by :meth:`save`.
-
-        SB3 2.2's own ``BasePolicy.load`` cannot read policies under torch >= 2.6 (it unpickles gymnasium
-        spaces with ``weights_only`` on), hence this override.
-        """
-        saved = torch.load(path, map_location="cpu", weights_only=True)
-        data = dict(saved["data"])
-        data["observation_space"] = space_from_data(data["observation_space"])
-        data["action_space"] = space_from_data(data["action_space"])
-        policy = cls(**data)
-        policy.load_state_dict(saved["state_dict"])
-        return policy.to(resolve_device(device))
-
-    def _noise_generator(self, device: torch.device) -> torch.Generator:
-        if self._generator is None or self._generator.device != device:
-            self._generator = torch.Generator(device=device)
-            self._generator.manual_seed(self.seed)
-        return self._generator
-
-    def forward(self, observation: dict[str, torch.Tensor], deterministic: bool = True) -> torch.Tensor:
-        """Unclipped actions for a batch of dict observations (tensors)."""
-        obs = observation[OBSERVATION_KEY].float().flatten(1)
-        goal = observation[GOAL_KEY].float().flatten(1)
-        mean, log_std = self.actor(obs, goal)
-        if deterministic:
-            return mean
-        noise = torch.randn(mean.shape, generator=self._noise_generator(mean.device), device=mean.device)
-        return mean + noise * torch.exp(log_std)
-
-    def _predict(self, observation: Any, deterministic: bool = True) -> torch.Tensor:
-        if not isinstance(observation, dict):
-            raise TypeError(
-                "GoalConditionedPolicy acts on dict observations {'observation': ..., 'desired_goal': ...}; wrap the "
-                "env in ttt_gym.wrappers.GoalObservation(env, full_goal=True) or use the agent's "
-                "predict(obs, goal=info['goal'])."
-            )
-        return self(observation, deterministic)
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Agent
 
 
 _AgentT = TypeVar("_AgentT", bound="GoalConditionedAgent")
@@ -429,10 +102,10 @@ class GoalConditionedAgent(ABC):
 
     def __init__(self, env_or_spaces: Any, dataset: SupportsGoalSampling | None = None, **config: Any) -> None:
         self.config = self.config_class.from_kwargs(**config)
-        self.observation_space, self.action_space = _goal_spaces(env_or_spaces)
+        self.observation_space, self.action_space = goal_spaces(env_or_spaces)
         self.device = resolve_device(self.config.device)
-        self.observation_dim = _flat_dim(self.observation_space[OBSERVATION_KEY])
-        self.action_dim = _flat_dim(self.action_space)
+        self.observation_dim = flat_dim(self.observation_space[OBSERVATION_KEY])
+        self.action_dim = flat_dim(self.action_space)
         self.dataset: SupportsGoalSampling | None = None
         if dataset is not None:
             self.set_dataset(dataset)
@@ -573,10 +246,17 @@ class GoalConditionedAgent(ABC):
         return self._logger
 
     def update(self, batch: GoalBatch | TensorBatch) -> dict[str, float]:
-        """One gradient step of every network on ``batch``; returns OGBench-style diagnostics as floats."""
+        """One gradient step of every network on ``batch``; returns OGBench-style diagnostics as floats.
+
+        :meth:`learn` is a loop of this over batches sampled from the dataset.
+        """
         info = self._train_step(self._to_tensors(batch))
         self.num_timesteps += 1
-        return {key: float(value) for key, value in info.items()}
+        if not info:
+            return {}
+        # One device-to-host copy for all of them (a float() per entry would wait for the device once per entry).
+        values = torch.stack([value.detach().float().reshape(()) for value in info.values()]).tolist()
+        return dict(zip(info, values, strict=True))
 
     def learn(
         self: _AgentT,
@@ -587,7 +267,7 @@ class GoalConditionedAgent(ABC):
         log_dir: str | Path | None = None,
         total_steps: int | None = None,
     ) -> _AgentT:
-        """Run ``total_timesteps`` gradient steps on batches sampled from the dataset.
+        """Run ``total_timesteps`` gradient steps (:meth:`update`) on batches sampled from the dataset.
 
         Args:
             total_timesteps: number of gradient steps (OGBench trains for 1M); SB3's name, as in ``model.learn``.
@@ -623,15 +303,13 @@ class GoalConditionedAgent(ABC):
         start, window_start, window_steps = time.perf_counter(), time.perf_counter(), 0
         with tqdm(total=total_timesteps, disable=not progress_bar, desc=type(self).__name__) as bar:
             for _ in range(total_timesteps):
-                batch = self.dataset.sample(self.config.batch_size, self.rng, sampling)
-                info = self._train_step(self._to_tensors(batch))
-                self.num_timesteps += 1
+                info = self.update(self.dataset.sample(self.config.batch_size, self.rng, sampling))
                 window_steps += 1
                 bar.update(1)
                 if log_interval and self.num_timesteps % log_interval == 0:
                     now = time.perf_counter()
                     for key, value in info.items():
-                        self.logger.record(key, float(value))
+                        self.logger.record(key, value)
                     self.logger.record("time/steps_per_second", window_steps / max(now - window_start, 1e-9))
                     self.logger.record("time/total_steps", self.num_timesteps)
                     self.logger.record("time/elapsed_s", now - start)
@@ -722,11 +400,9 @@ class GoalConditionedAgent(ABC):
 
     def _state(self) -> dict[str, Any]:
         return {
-            "format_version": _FILE_FORMAT_VERSION,
             "agent": type(self).__name__,
             "config": dataclasses.asdict(self.config),
-            "observation_space": space_to_data(self.observation_space),
-            "action_space": space_to_data(self.action_space),
+            **spaces_to_data(self.observation_space, self.action_space),
             "policy": self.policy.state_dict(),
             "critics": self.critics.state_dict(),
             "actor_optimizer": self.actor_optimizer.state_dict(),
@@ -739,9 +415,7 @@ class GoalConditionedAgent(ABC):
 
     def save(self, path: str | Path) -> None:
         """Write weights, config, optimizer states, step count and sampling RNG state to ``path`` (torch format)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(self._state(), path)
+        write_checkpoint(path, self._state())
 
     @classmethod
     def load(
@@ -761,22 +435,12 @@ class GoalConditionedAgent(ABC):
             dataset: the dataset to keep training on (optional).
             device: override the saved ``device`` config (e.g. load a CUDA-trained agent on the CPU).
         """
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"No saved agent at {path}.")
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as error:
-            raise ValueError(f"{path} is not a readable agent file written by save(): {error}") from error
-        if not isinstance(state, dict) or "agent" not in state:
-            raise ValueError(f"{path} is not an agent file written by save() (no 'agent' entry).")
-        if state["agent"] != cls.__name__:
-            raise TypeError(f"{path} holds a {state['agent']} agent; load it with {state['agent']}.load.")
+        state = read_checkpoint(path, kind="agent", entry="agent")
+        check_saved_class(path, state["agent"], cls.__name__)
         config = dict(state["config"])
         if device is not None:
             config["device"] = device
-        spaces_pair = (space_from_data(state["observation_space"]), space_from_data(state["action_space"]))
-        agent = cls(spaces_pair, dataset, **config)
+        agent = cls(spaces_from_data(state), dataset, **config)
         agent.policy.load_state_dict(state["policy"])
         agent.critics.load_state_dict(state["critics"])
         agent.actor_optimizer.load_state_dict(state["actor_optimizer"])

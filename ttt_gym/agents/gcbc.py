@@ -8,8 +8,10 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
-from ttt_gym.agents.base import AgentConfig, GoalConditionedAgent, TensorBatch
+from ttt_gym.agents.base import GoalConditionedAgent
+from ttt_gym.agents.config import AgentConfig
 from ttt_gym.agents.networks import gaussian_log_prob
+from ttt_gym.agents.objectives import TensorBatch, actor_diagnostics
 from ttt_gym.data import GoalBatch
 
 
@@ -56,14 +58,7 @@ class GCBC(GoalConditionedAgent):
         loss = -log_prob.mean()
         if not with_info:
             return loss, {}
-        with torch.no_grad():
-            info = {
-                "actor/actor_loss": loss.detach(),
-                "actor/bc_log_prob": log_prob.mean(),
-                "actor/mse": (mean - batch.actions).square().mean(),
-                "actor/std": log_std.exp().mean(),
-            }
-        return loss, info
+        return loss, actor_diagnostics(loss, mean, log_std, log_prob, batch.actions)
 
     def _train_step(self, batch: TensorBatch) -> dict[str, torch.Tensor]:
         loss, info = self.actor_loss(batch)

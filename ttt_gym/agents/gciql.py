@@ -14,16 +14,17 @@ import numpy as np
 import torch
 from torch import nn
 
-from ttt_gym.agents.base import (
-    AgentConfig,
-    GoalConditionedAgent,
+from ttt_gym.agents.base import GoalConditionedAgent
+from ttt_gym.agents.config import AgentConfig
+from ttt_gym.agents.networks import GoalValue, gaussian_log_prob
+from ttt_gym.agents.objectives import (
     TensorBatch,
+    actor_diagnostics,
     awr_weights,
     expectile_loss,
     frozen_parameters,
     polyak_update,
 )
-from ttt_gym.agents.networks import GoalValue, gaussian_log_prob
 from ttt_gym.data import GoalBatch
 
 ACTOR_LOSSES = ("ddpgbc", "awr")
@@ -208,16 +209,7 @@ class GCIQL(GoalConditionedAgent):
                 )
         if not with_info:
             return loss, info
-        with torch.no_grad():
-            info.update(
-                {
-                    "actor/actor_loss": loss.detach(),
-                    "actor/bc_log_prob": log_prob.mean(),
-                    "actor/mse": (mean - batch.actions).square().mean(),
-                    "actor/std": log_std.exp().mean(),
-                }
-            )
-        return loss, info
+        return loss, actor_diagnostics(loss, mean, log_std, log_prob, batch.actions, info)
 
     def _train_step(self, batch: TensorBatch) -> dict[str, torch.Tensor]:
         assert self.critic_optimizer is not None

@@ -15,15 +15,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from ttt_gym.agents.base import (
-    AgentConfig,
-    GoalConditionedAgent,
-    TensorBatch,
-    awr_weights,
-    expectile_loss,
-    polyak_update,
-)
+from ttt_gym.agents.base import GoalConditionedAgent
+from ttt_gym.agents.config import AgentConfig
 from ttt_gym.agents.networks import GoalValue, gaussian_log_prob
+from ttt_gym.agents.objectives import TensorBatch, actor_diagnostics, awr_weights, expectile_loss, polyak_update
 from ttt_gym.data import GoalBatch
 
 
@@ -151,18 +146,8 @@ class GCIVL(GoalConditionedAgent):
         loss = -(weights * log_prob).mean()
         if not with_info:
             return loss, {}
-        with torch.no_grad():
-            info = {"actor/actor_loss": loss.detach()}
-            if advantage is not None:
-                info["actor/adv"] = advantage.mean()
-            info.update(
-                {
-                    "actor/bc_log_prob": log_prob.mean(),
-                    "actor/mse": (mean - batch.actions).square().mean(),
-                    "actor/std": log_std.exp().mean(),
-                }
-            )
-        return loss, info
+        extra = {} if advantage is None else {"actor/adv": advantage.mean()}
+        return loss, actor_diagnostics(loss, mean, log_std, log_prob, batch.actions, extra)
 
     def _train_step(self, batch: TensorBatch) -> dict[str, torch.Tensor]:
         assert self.critic_optimizer is not None
