@@ -22,8 +22,6 @@ import math
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from concurrent import futures
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -46,6 +44,7 @@ from ttt_gym.ttt.adapter import (
 from ttt_gym.ttt.batch import PolicyView, TTTBatch, build_batch
 from ttt_gym.ttt.critics import ModelCritic, has_q_critic
 from ttt_gym.ttt.losses import TTTLoss, default_loss
+from ttt_gym.ttt.scheduling import BackgroundSchedule, EnvSlot, InlineSchedule
 from ttt_gym.ttt.selection import Critic, GoalRelatedSelector, Selection, Selector, make_selector
 
 __all__ = ["GoalObservationAdapter", "TTTStats", "TestTimeTraining"]
@@ -91,24 +90,6 @@ class TTTStats:
         """Mean milliseconds of selection + fine-tuning per adaptation attempt."""
         attempts = self.adaptations + self.too_little_data + self.adaptation_errors
         return 1e3 * (self.selection_seconds + self.training_seconds) / max(attempts, 1)
-
-
-@dataclasses.dataclass
-class _EnvSlot:
-    """Per-environment-index state: the acting copy of the policy and where the episode stands."""
-
-    index: int
-    policy: BasePolicy
-    goal: np.ndarray | None = None
-    steps: int = 0
-    """Steps since the episode (or goal) started."""
-    attempts: int = 0
-    """Adaptations started in this slot (seeds their minibatch sampling)."""
-    generation: int = 0
-    """Bumped at every episode / goal start; asynchronous results of an older generation are discarded."""
-    job: Future[tuple[int, BasePolicy | None]] | None = None
-    due: tuple[np.ndarray, np.ndarray] | None = None
-    """Asynchronous mode: an adaptation (state, goal) waiting for the running one to finish."""
 
 
 class TestTimeTraining:
@@ -237,10 +218,14 @@ class TestTimeTraining:
             raise TypeError(f"selector must have select(state, goal) -> indices, got {type(selector).__name__}")
         self.selector = selector
         self.loss: TTTLoss = loss if loss is not None else default_loss(model_or_policy)
-        self._slots: dict[int, _EnvSlot] = {}
-        self._executor: ThreadPoolExecutor | None = None
+        self._slots: dict[int, EnvSlot] = {}
         self._stats_lock = threading.Lock()
         self.stats = TTTStats()
+        self._schedule: InlineSchedule | BackgroundSchedule = (
+            BackgroundSchedule(self._adapt, self._restore, self.seed, self._fresh_copy, self._count)
+            if self.asynchronous
+            else InlineSchedule(self._adapt, self._restore, self.seed)
+        )
 
     # -- SB3 interface --------------------------------------------------------------------------------------------
 
@@ -281,11 +266,11 @@ class TestTimeTraining:
         for index in range(n):
             slot = self._slot(index)
             if starts[index] or slot.goal is None or not np.array_equal(slot.goal, goals[index]):
-                self._start_episode(slot, goals[index])
-            if self.asynchronous:
-                self._collect(slot)
+                slot.start_episode(goals[index])
+                self._schedule.start_episode(slot)
+            self._schedule.before_act(slot)
             if slot.steps % self.every == 0:
-                self._adapt_slot(slot, states[index], goals[index])
+                self._schedule.adapt(slot, states[index], goals[index])
             action, _ = slot.policy.predict(self.adapter.policy_input(observation, index), deterministic=deterministic)
             actions.append(action[0])
             slot.steps += 1
@@ -315,19 +300,12 @@ class TestTimeTraining:
 
     def wait(self, timeout: float | None = None) -> None:
         """Asynchronous mode: block until running adaptations finish and take their results in."""
-        for slot in self._slots.values():
-            while slot.job is not None:
-                futures.wait([slot.job], timeout=timeout)
-                if not slot.job.done():
-                    raise TimeoutError(f"TestTimeTraining.wait: an adaptation still runs after {timeout} s")
-                self._collect(slot)
+        self._schedule.wait(self._slots.values(), timeout)
 
     def close(self) -> None:
         """Wait for background adaptations and stop the worker thread."""
         self.wait()
-        if self._executor is not None:
-            self._executor.shutdown(wait=True)
-            self._executor = None
+        self._schedule.close()
 
     def __repr__(self) -> str:
         return (
@@ -350,11 +328,18 @@ class TestTimeTraining:
             return agent_device
         return get_device(device)
 
-    def _slot(self, index: int) -> _EnvSlot:
+    def _slot(self, index: int) -> EnvSlot:
         slot = self._slots.get(index)
         if slot is None:
-            slot = self._slots[index] = _EnvSlot(index=index, policy=self._fresh_copy())
+            slot = self._slots[index] = EnvSlot(index=index, policy=self._fresh_copy())
         return slot
+
+    def _restore(self, policy: BasePolicy) -> None:
+        policy.load_state_dict(self._pretrained_state)
+
+    def _count(self, name: str) -> None:
+        with self._stats_lock:
+            setattr(self.stats, name, getattr(self.stats, name) + 1)
 
     def _fresh_copy(self) -> BasePolicy:
         policy = _detached_copy(self._pretrained)
@@ -362,66 +347,6 @@ class TestTimeTraining:
         for parameter in _adapted_module(policy).parameters():
             parameter.requires_grad_(True)
         return policy
-
-    def _start_episode(self, slot: _EnvSlot, goal: np.ndarray) -> None:
-        slot.goal = goal.copy()
-        slot.steps = 0
-        slot.generation += 1
-        slot.due = None
-        if self.asynchronous:
-            # Synchronous mode restores in _adapt_slot, which runs on this same step (steps == 0).
-            slot.policy.load_state_dict(self._pretrained_state)
-
-    def _adapt_slot(self, slot: _EnvSlot, state: np.ndarray, goal: np.ndarray) -> None:
-        if not self.asynchronous:
-            slot.attempts += 1
-            slot.policy.load_state_dict(self._pretrained_state)
-            if not self._adapt(slot.policy, state, goal, (self.seed, slot.index, slot.attempts)):
-                slot.policy.load_state_dict(self._pretrained_state)
-            return
-        if slot.job is not None:
-            slot.due = (state.copy(), goal.copy())
-            with self._stats_lock:
-                self.stats.delayed_adaptations += 1
-            return
-        self._launch(slot, state.copy(), goal.copy())
-
-    def _launch(self, slot: _EnvSlot, state: np.ndarray, goal: np.ndarray) -> None:
-        slot.attempts += 1
-        seed = (self.seed, slot.index, slot.attempts)
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ttt")
-        generation = slot.generation
-
-        def job() -> tuple[int, BasePolicy | None]:
-            policy = self._fresh_copy()
-            return generation, (policy if self._adapt(policy, state, goal, seed) else None)
-
-        slot.job = self._executor.submit(job)
-
-    def _collect(self, slot: _EnvSlot) -> None:
-        """Asynchronous mode: take a finished adaptation in (or drop it if stale), then start a due one."""
-        if slot.job is None or not slot.job.done():
-            return
-        try:
-            generation, policy = slot.job.result()
-        except Exception:  # e.g. copying the policy failed in the worker: the control loop goes on
-            logger.exception("TestTimeTraining: background adaptation failed; acting with the pretrained weights")
-            with self._stats_lock:
-                self.stats.adaptation_errors += 1
-            generation, policy = slot.generation, None
-        slot.job = None
-        if generation != slot.generation:
-            with self._stats_lock:
-                self.stats.discarded_adaptations += 1
-        elif policy is not None:
-            slot.policy = policy
-        else:  # too little data or an error: back to the pretrained weights
-            slot.policy.load_state_dict(self._pretrained_state)
-        if slot.due is not None:
-            state, goal = slot.due
-            slot.due = None
-            self._launch(slot, state, goal)
 
     def _adapt(self, policy: BasePolicy, state: np.ndarray, goal: np.ndarray, seed: tuple[int, ...]) -> bool:
         """Select and fine-tune ``policy`` (already at the pretrained weights) in place; False: act pretrained."""
