@@ -69,7 +69,7 @@ def test_stochastic_predict_is_seeded(actor_name: str) -> None:
 @pytest.mark.parametrize("name", MEMORY_ACTORS)
 def test_state_threading_carries_memory(name: str) -> None:
     actor = make_tiny(name)
-    torch.nn.init.normal_(actor.head.linear.weight)
+    torch.nn.init.normal_(actor.head.linear.weight, generator=torch.Generator().manual_seed(1))
     observations = np.random.default_rng(2).uniform(-2, 2, size=(6, 2, 3)).astype(np.float32)
     state = None
     for t in range(6):
@@ -82,7 +82,7 @@ def test_state_threading_carries_memory(name: str) -> None:
 
 def test_episode_start_resets_to_a_fresh_state(actor_name: str, action_kind: str) -> None:
     actor = make_tiny(actor_name, action_kind)
-    torch.nn.init.normal_(actor.head.linear.weight)
+    torch.nn.init.normal_(actor.head.linear.weight, generator=torch.Generator().manual_seed(1))
     observations, actions = random_trajectories(actor, 2, 9, seed=3)
     state = actor.initial_state(2)
     with torch.no_grad():
@@ -123,7 +123,7 @@ def test_step_form_matches_sequence_form_float32(actor_name: str, action_kind: s
 def test_step_form_matches_sequence_form_exactly_in_float64(actor_name: str, action_kind: str) -> None:
     # A large head makes the check sensitive to every feature; float64 removes rounding as an excuse.
     actor = make_tiny(actor_name, action_kind).double()
-    torch.nn.init.normal_(actor.head.linear.weight)
+    torch.nn.init.normal_(actor.head.linear.weight, generator=torch.Generator().manual_seed(1))
     observations, actions = random_trajectories(actor, 3, 30, seed=6, dtype=torch.float64)
     starts = torch.zeros(3, 30, dtype=torch.bool)
     starts[1, 9] = starts[2, 17] = starts[2, 22] = True
@@ -225,6 +225,22 @@ def test_load_with_the_wrong_class_says_which_one(tmp_path: Path) -> None:
     make_tiny("gru").save(path)
     with pytest.raises(TypeError, match=r"GRUActor\.load"):
         TransformerActor.load(path)
+
+
+def test_load_explains_missing_foreign_and_newer_files(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match=r"No saved actor at .*missing\.pt"):
+        load_actor(tmp_path / "missing.pt")
+    foreign = tmp_path / "weights.pt"
+    torch.save({"state_dict": {}}, foreign)
+    with pytest.raises(ValueError, match=r"weights\.pt is not an actor file .*'actor'"):
+        load_actor(foreign)
+    path = tmp_path / "gru.pt"
+    make_tiny("gru").save(path)
+    saved = torch.load(path, weights_only=True)
+    assert saved["format_version"] == 1
+    torch.save({**saved, "format_version": 2}, path)
+    with pytest.raises(ValueError, match="upgrade ttt_gym"):
+        load_actor(path)
 
 
 @pytest.mark.parametrize("name", ["gru", "transformer_ctx3", "ttt_linear", "ttt_e2e", "ttt_e2e_ctx1"])

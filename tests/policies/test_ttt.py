@@ -131,7 +131,7 @@ def test_ttt_e2e_loss_adds_the_weighted_embedding_mse() -> None:
 def test_ttt_linear_mini_batch_of_one_is_online_gradient_descent() -> None:
     """b = 1: every token's update starts from the previous token's weights (the step form checks it in float64)."""
     actor = make_tiny("ttt_linear", mini_batch_size=1).double()
-    torch.nn.init.normal_(actor.head.linear.weight)
+    torch.nn.init.normal_(actor.head.linear.weight, generator=torch.Generator().manual_seed(1))
     observations, actions = random_trajectories(actor, 2, 7, dtype=torch.float64)
     sequence = actor.forward_sequence(observations, None, actor.shift_actions(actions)).params.detach()
     state = actor.initial_state(2)

@@ -30,13 +30,15 @@ executed ones as ``previous_actions``; in an env loop, ``predict`` records the a
 
 State: a ``dict[str, torch.Tensor]`` whose tensors all have the env index first. It is owned by the actor: ``predict``
 may update it in place (a KV cache append must not copy the cache), so keep using the returned state, not an old one.
+
+Around :class:`SequenceActor`, and importable from here too: the configs (:mod:`ttt_gym.policies.config`), the
+building blocks (:mod:`~ttt_gym.policies.blocks`), the numpy side of ``predict`` (:mod:`~ttt_gym.policies.predict`),
+the registry and the file format (:mod:`~ttt_gym.policies.registry`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import difflib
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from pathlib import Path
@@ -46,196 +48,47 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from gymnasium import spaces
-from stable_baselines3.common.utils import get_device
 from torch import nn
-from torch.distributions import Categorical, Distribution, Independent, Normal
+from torch.distributions import Distribution
 
-from ttt_gym._spaces import space_from_data, space_to_data
+from ttt_gym.policies.blocks import (
+    LOG_STD_MAX,
+    LOG_STD_MIN,
+    ActionHead,
+    FeedForward,
+    SequenceOutput,
+    action_dim,
+    check_actor_spaces,
+    distribution_params,
+    reset_where,
+    should_skip_update,
+)
+from ttt_gym.policies.config import ActorConfig, check_grad_stop, check_heads
+from ttt_gym.policies.predict import batch_observations, choose_actions
+from ttt_gym.policies.registry import load_actor, read_actor, register_actor, write_actor
+
+# What the actor modules, benchmarks and users import from here; it lives in the modules imported above.
+__all__ = [
+    "LOG_STD_MAX",
+    "LOG_STD_MIN",
+    "ActionHead",
+    "ActorConfig",
+    "FeedForward",
+    "SequenceActor",
+    "SequenceOutput",
+    "State",
+    "distribution_params",
+    "load_actor",
+    "register_actor",
+    "reset_where",
+    "should_skip_update",
+]
 
 State = dict[str, torch.Tensor]
 """Memory of a batch of envs: tensors with the env index first (see the module docstring)."""
 
-_FILE_FORMAT_VERSION = 1
-LOG_STD_MIN = -5.0
-LOG_STD_MAX = 2.0
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Config
-
-
-@dataclasses.dataclass(frozen=True)
-class ActorConfig:
-    """Hyperparameters every actor has.
-
-    Attributes:
-        embed_dim: width of the token embedding and of the model's residual stream.
-        previous_action: feed the previous executed action (one-hot for Discrete) with each observation.
-        normalize_observations: map Box observations with finite bounds to [-1, 1] (infinite bounds are left alone).
-        log_std_init: initial log standard deviation of the Gaussian head (Box actions; state-independent, learned).
-        seed: seeds the weight initialisation and the sampling of stochastic actions in ``predict``.
-    """
-
-    embed_dim: int = 64
-    previous_action: bool = True
-    normalize_observations: bool = True
-    log_std_init: float = 0.0
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        for field in dataclasses.fields(self):
-            value = getattr(self, field.name)
-            if isinstance(value, list):  # configs read back from files or YAML come as lists
-                object.__setattr__(self, field.name, tuple(value))
-        if self.embed_dim < 1:
-            raise ValueError(f"embed_dim must be positive, got {self.embed_dim}.")
-
-    @classmethod
-    def from_kwargs(cls: type[_ConfigT], **kwargs: Any) -> _ConfigT:
-        """Build the config from keyword arguments; an unknown key raises with the closest valid name."""
-        valid = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(set(kwargs) - set(valid))
-        if unknown:
-            hints = []
-            for key in unknown:
-                close = difflib.get_close_matches(key, valid, n=1)
-                hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
-            raise TypeError(f"Unknown {cls.__name__} key(s): {', '.join(hints)}. Valid keys: {', '.join(valid)}.")
-        return cls(**kwargs)
-
-
-_ConfigT = TypeVar("_ConfigT", bound=ActorConfig)
-
-
-def _check_heads(embed_dim: int, num_heads: int, *, rotary: bool = False) -> None:
-    if num_heads < 1 or embed_dim % num_heads:
-        raise ValueError(f"embed_dim ({embed_dim}) must be a positive multiple of num_heads ({num_heads}).")
-    if rotary and (embed_dim // num_heads) % 2:
-        raise ValueError(f"The head width embed_dim / num_heads = {embed_dim // num_heads} must be even (rotary).")
-
-
-def _check_grad_stop(threshold: float, rule: str) -> None:
-    if threshold < 0:
-        raise ValueError(f"grad_stop_threshold must be >= 0 (0 disables gradient stopping), got {threshold}.")
-    if rule not in ("absolute", "relative"):
-        raise ValueError(f"grad_stop_rule must be 'absolute' or 'relative', got {rule!r}.")
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Outputs
-
-
-@dataclasses.dataclass(frozen=True)
-class SequenceOutput:
-    """What the sequence form returns.
-
-    Attributes:
-        distribution: the action distribution of every step, batch shape ``[B, T]`` (Categorical for Discrete,
-            a diagonal Normal for Box).
-        aux_loss: scalar auxiliary loss the actor wants added to its imitation loss (TTT-E2E's next-embedding MSE,
-            already in the units of the outer objective before ``aux_loss_weight``); zero for the others.
-        stats: scalar diagnostics (inner-update counts, gradient norms) for logging.
-    """
-
-    distribution: Distribution
-    aux_loss: torch.Tensor
-    stats: dict[str, float]
-
-    @property
-    def params(self) -> torch.Tensor:
-        """Logits (normalised log-probabilities) for Discrete actions, the Gaussian mean for Box actions."""
-        return distribution_params(self.distribution)
-
-
-def distribution_params(distribution: Distribution) -> torch.Tensor:
-    """Log-probabilities of a Categorical, the mean of a Normal: what the consistency tests compare."""
-    if isinstance(distribution, Categorical):
-        return distribution.logits
-    return distribution.mean
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Spaces
-
-
-def _action_dim(space: spaces.Space) -> int:
-    """Categories of a Discrete space, length of a flat Box."""
-    if isinstance(space, spaces.Discrete):
-        return int(space.n)
-    return int(np.prod(space.shape or ()))
-
-
-def _check_spaces(observation_space: spaces.Space, action_space: spaces.Space) -> None:
-    if isinstance(observation_space, spaces.Dict):
-        raise TypeError(
-            "The sequence actors take Box observations, got a Dict space. For a PrivilegedObservation env, "
-            "give the actor the partial 'obs' space (the expert is the one that reads 'state')."
-        )
-    if not isinstance(observation_space, spaces.Box):
-        raise TypeError(f"The sequence actors take Box observations, got {observation_space}.")
-    if not isinstance(action_space, spaces.Discrete | spaces.Box):
-        raise TypeError(f"The sequence actors support Discrete and Box action spaces, got {action_space}.")
-    if isinstance(action_space, spaces.Box) and len(action_space.shape) != 1:
-        raise TypeError(f"Box actions must be a flat vector, got shape {action_space.shape}.")
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Building blocks shared by the actors
-
-
-def reset_where(tensor: torch.Tensor, reset: torch.Tensor, fresh: torch.Tensor) -> torch.Tensor:
-    """Rows of ``fresh`` where ``reset`` (``[B]`` bool) is set, rows of ``tensor`` elsewhere."""
-    shape = (-1,) + (1,) * (tensor.dim() - 1)
-    return torch.where(reset.view(shape), fresh.to(tensor.dtype).expand_as(tensor), tensor)
-
-
-def should_skip_update(
-    grad_norm: torch.Tensor, running_mean: torch.Tensor, threshold: float, rule: str
-) -> torch.Tensor:
-    """Gradient stopping: True where an inner update is skipped.
-
-    ``absolute`` skips when the norm is below ``threshold``; ``relative`` when it is below ``threshold`` times the
-    running mean of the norms seen so far in the episode (current one included, so the first update of an episode is
-    skipped only for thresholds above 1). ``threshold == 0`` never skips.
-    """
-    if threshold <= 0:
-        return torch.zeros_like(grad_norm, dtype=torch.bool)
-    reference = running_mean if rule == "relative" else torch.ones_like(grad_norm)
-    return grad_norm < threshold * reference
-
-
-class ActionHead(nn.Module):
-    """Features -> action distribution: categorical logits, or a Gaussian with a state-independent log std."""
-
-    def __init__(self, feature_dim: int, action_space: spaces.Space, log_std_init: float) -> None:
-        super().__init__()
-        self.discrete = isinstance(action_space, spaces.Discrete)
-        out_dim = _action_dim(action_space)
-        self.linear = nn.Linear(feature_dim, out_dim)
-        nn.init.orthogonal_(self.linear.weight, gain=0.01)
-        nn.init.zeros_(self.linear.bias)
-        self.log_std = None if self.discrete else nn.Parameter(torch.full((out_dim,), float(log_std_init)))
-
-    def forward(self, features: torch.Tensor) -> Distribution:
-        out = self.linear(features)
-        if self.discrete:
-            return Categorical(logits=out)
-        assert self.log_std is not None
-        std = self.log_std.clamp(LOG_STD_MIN, LOG_STD_MAX).exp().expand_as(out)
-        return Independent(Normal(out, std), 1)
-
-
-class FeedForward(nn.Module):
-    """Pre-norm residual MLP block of the transformer-style actors: ``x + W2 gelu(W1 LN(x))``."""
-
-    def __init__(self, dim: int, hidden_dim: int) -> None:
-        super().__init__()
-        self.norm = nn.LayerNorm(dim)
-        self.up = nn.Linear(dim, hidden_dim)
-        self.down = nn.Linear(hidden_dim, dim)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.down(F.gelu(self.up(self.norm(x))))
+_check_heads = check_heads  # the names the actor modules import
+_check_grad_stop = check_grad_stop
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -268,7 +121,7 @@ class SequenceActor(nn.Module, ABC):
 
     def __init__(self, observation_space: spaces.Space, action_space: spaces.Space, **config: Any) -> None:
         super().__init__()
-        _check_spaces(observation_space, action_space)
+        check_actor_spaces(observation_space, action_space)
         self.observation_space = observation_space
         self.action_space = action_space
         self.config = self.config_class.from_kwargs(**config)
@@ -277,7 +130,7 @@ class SequenceActor(nn.Module, ABC):
         ``evaluate_success`` acts that way unless told otherwise. None: not validated."""
         self.observation_dim = int(np.prod(observation_space.shape or ()))
         self.discrete = isinstance(action_space, spaces.Discrete)
-        self.action_dim = _action_dim(action_space)
+        self.action_dim = action_dim(action_space)
         self.input_dim = self.observation_dim + (self.action_dim if self.config.previous_action else 0)
         self._register_normalisers()
         self._generator: torch.Generator | None = None
@@ -568,21 +421,7 @@ class SequenceActor(nn.Module, ABC):
         Returns:
             Actions (un-batched for a single observation; Box actions clipped to the space) and the new state.
         """
-        if isinstance(observation, tuple):
-            raise TypeError(
-                "predict got a tuple: pass the observation, not the (observation, info) pair that env.reset() returns."
-            )
-        if isinstance(observation, dict):
-            raise TypeError("predict got a dict observation: the sequence actors take the partial Box observation.")
-        obs = np.asarray(observation, dtype=np.float32)
-        shape = tuple(self.observation_space.shape or ())
-        single = obs.shape == shape
-        if single:
-            obs = obs[None]
-        elif obs.shape[1:] != shape:
-            raise ValueError(
-                f"Observation shape {obs.shape} matches neither the observation space {shape} nor a batch of it."
-            )
+        obs, single = batch_observations(observation, self.observation_space)
         n_envs = obs.shape[0]
         if state is None:
             state = self.initial_state(n_envs)
@@ -611,23 +450,7 @@ class SequenceActor(nn.Module, ABC):
         if self._generator is None or self._generator.device != self.device:
             self._generator = torch.Generator(device=self.device)
             self._generator.manual_seed(self.config.seed)
-        if self.discrete:
-            start = int(self.action_space.start)  # type: ignore[attr-defined]
-            assert isinstance(distribution, Categorical)
-            if deterministic:
-                index = distribution.probs.argmax(-1)
-            else:
-                index = torch.multinomial(distribution.probs, 1, generator=self._generator).squeeze(-1)
-            return index + start
-        mean = distribution.mean
-        if deterministic:
-            actions = mean
-        else:
-            noise = torch.randn(mean.shape, generator=self._generator, device=mean.device, dtype=mean.dtype)
-            actions = mean + noise * distribution.stddev
-        low = torch.as_tensor(self.action_space.low, device=mean.device, dtype=mean.dtype)  # type: ignore[attr-defined]
-        high = torch.as_tensor(self.action_space.high, device=mean.device, dtype=mean.dtype)  # type: ignore[attr-defined]
-        return torch.maximum(torch.minimum(actions, high), low)
+        return choose_actions(distribution, self.action_space, self._generator, deterministic)
 
     # -- subclass hooks -------------------------------------------------------------------------------------------
 
@@ -658,66 +481,17 @@ class SequenceActor(nn.Module, ABC):
 
     def save(self, path: str | Path) -> None:
         """Write the config, the spaces and the weights (a torch file readable with ``weights_only=True``)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(
-            {
-                "format_version": _FILE_FORMAT_VERSION,
-                "actor": type(self).__name__,
-                "config": dataclasses.asdict(self.config),
-                "observation_space": space_to_data(self.observation_space),
-                "action_space": space_to_data(self.action_space),
-                "state_dict": {k: v.detach().cpu() for k, v in self.state_dict().items()},
-                "validated_deterministic": self.validated_deterministic,
-            },
-            path,
-        )
+        write_actor(self, path)
 
     @classmethod
     def load(cls: type[_ActorT], path: str | Path, device: str | torch.device = "auto") -> _ActorT:
         """Read an actor written by :meth:`save` (``SequenceActor.load`` accepts any actor class).
 
         ``device="auto"`` (SB3's default) puts it on CUDA when available, else the CPU."""
-        saved = _read(path)
-        actor_cls = _ACTOR_CLASSES.get(saved["actor"])
-        if actor_cls is None:
-            raise ValueError(f"{path} holds an unknown actor {saved['actor']!r}; known: {sorted(_ACTOR_CLASSES)}.")
-        if cls is not SequenceActor and actor_cls is not cls:
-            raise TypeError(f"{path} holds a {saved['actor']}; load it with {saved['actor']}.load.")
-        # Fields added after a file was written keep the behaviour the file was trained with, not today's default.
-        config = {**actor_cls.legacy_config_defaults, **saved["config"]}
-        actor = actor_cls(space_from_data(saved["observation_space"]), space_from_data(saved["action_space"]), **config)
-        actor.load_state_dict(saved["state_dict"])
-        actor.validated_deterministic = saved.get("validated_deterministic")
-        return actor.to(get_device(device))  # type: ignore[return-value]
+        return read_actor(path, device, expected=None if cls is SequenceActor else cls)  # type: ignore[return-value]
 
     def extra_repr(self) -> str:
         return f"{self.config}"
 
 
 _ActorT = TypeVar("_ActorT", bound=SequenceActor)
-_ACTOR_CLASSES: dict[str, type[SequenceActor]] = {}
-
-
-def register_actor(cls: type[_ActorT]) -> type[_ActorT]:
-    """Class decorator: make ``cls`` loadable by name (:meth:`SequenceActor.load`, :func:`load_actor`)."""
-    _ACTOR_CLASSES[cls.__name__] = cls
-    return cls
-
-
-def _read(path: str | Path) -> dict[str, Any]:
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"No saved actor at {path}.")
-    try:
-        saved = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:
-        raise ValueError(f"{path} is not a readable actor file written by save(): {error}") from error
-    if not isinstance(saved, dict) or "actor" not in saved:
-        raise ValueError(f"{path} is not an actor file written by SequenceActor.save() (no 'actor' entry).")
-    return saved
-
-
-def load_actor(path: str | Path, device: str | torch.device = "auto") -> SequenceActor:
-    """Load any actor written by ``save`` without knowing its class."""
-    return SequenceActor.load(path, device)

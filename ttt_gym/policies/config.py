@@ -1,0 +1,53 @@
+"""The hyperparameters every sequence actor has, and the checks the actors' own configs share.
+
+Each actor's config (``GRUActorConfig``, ``TransformerActorConfig``...) extends :class:`ActorConfig` next to the actor,
+and is built with :meth:`ActorConfig.from_kwargs` (the shared :class:`ttt_gym._config.ConfigMixin`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from ttt_gym._config import ConfigMixin
+
+__all__ = ["ActorConfig", "check_grad_stop", "check_heads"]
+
+
+@dataclasses.dataclass(frozen=True)
+class ActorConfig(ConfigMixin):
+    """Hyperparameters every actor has.
+
+    Attributes:
+        embed_dim: width of the token embedding and of the model's residual stream.
+        previous_action: feed the previous executed action (one-hot for Discrete) with each observation.
+        normalize_observations: map Box observations with finite bounds to [-1, 1] (infinite bounds are left alone).
+        log_std_init: initial log standard deviation of the Gaussian head (Box actions; state-independent, learned).
+        seed: seeds the weight initialisation and the sampling of stochastic actions in ``predict``.
+    """
+
+    embed_dim: int = 64
+    previous_action: bool = True
+    normalize_observations: bool = True
+    log_std_init: float = 0.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        self._lists_to_tuples()
+        if self.embed_dim < 1:
+            raise ValueError(f"embed_dim must be positive, got {self.embed_dim}.")
+
+
+def check_heads(embed_dim: int, num_heads: int, *, rotary: bool = False) -> None:
+    """Raise unless ``num_heads`` attention heads split ``embed_dim`` (into even widths with ``rotary``)."""
+    if num_heads < 1 or embed_dim % num_heads:
+        raise ValueError(f"embed_dim ({embed_dim}) must be a positive multiple of num_heads ({num_heads}).")
+    if rotary and (embed_dim // num_heads) % 2:
+        raise ValueError(f"The head width embed_dim / num_heads = {embed_dim // num_heads} must be even (rotary).")
+
+
+def check_grad_stop(threshold: float, rule: str) -> None:
+    """Raise unless ``(grad_stop_threshold, grad_stop_rule)`` is a valid gradient-stopping setting."""
+    if threshold < 0:
+        raise ValueError(f"grad_stop_threshold must be >= 0 (0 disables gradient stopping), got {threshold}.")
+    if rule not in ("absolute", "relative"):
+        raise ValueError(f"grad_stop_rule must be 'absolute' or 'relative', got {rule!r}.")
