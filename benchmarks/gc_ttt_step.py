@@ -39,7 +39,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--env-steps", type=int, default=300)
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads of the process (acting)")
+    parser.add_argument(
+        "--ttt-threads",
+        type=lambda v: None if v == "none" else int(v),
+        default=1,
+        help="TestTimeTraining(torch_threads=...) during adaptations; 'none': the process's --threads",
+    )
     parser.add_argument("--fused-adam", action="store_true", help="optimizer_kwargs={'fused': True}")
     args = parser.parse_args(argv)
 
@@ -69,6 +75,7 @@ def main(argv: list[str] | None = None) -> None:
         steps=args.steps,
         batch_size=args.batch_size,
         optimizer_kwargs={"fused": True} if args.fused_adam else None,
+        torch_threads=args.ttt_threads,
     )
     rng = np.random.default_rng(0)
     start = int(rng.integers(len(dataset) - args.env_steps))

@@ -579,3 +579,32 @@ def test_tqc_own_critic_is_the_mean_quantile():
     obs, _ = env.reset(seed=0)
     ttt.predict(obs, episode_start=np.array([True]))
     assert ttt.stats.adaptation_errors == 0 and ttt.stats.adaptations == 1  # a TQC copy was fine-tuned
+
+
+def test_adaptation_runs_on_its_own_thread_count_and_restores_the_callers(dataset):
+    seen = []
+
+    def loss(policy, batch):
+        seen.append(torch.get_num_threads())
+        return log_likelihood_loss(policy, batch)
+
+    from ttt_gym.ttt.losses import log_likelihood_loss
+
+    model, env = build("ppo-dict")
+    obs, _ = env.reset(seed=0)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        ttt = TestTimeTraining(model, dataset, selector=relevant_only(dataset), steps=3, batch_size=8, loss=loss)
+        ttt.predict(obs, episode_start=np.array([True]))
+        assert seen == [1, 1, 1] and torch.get_num_threads() == 2
+        seen.clear()
+        untouched = TestTimeTraining(
+            model, dataset, selector=relevant_only(dataset), steps=2, batch_size=8, loss=loss, torch_threads=None
+        )
+        untouched.predict(obs, episode_start=np.array([True]))
+        assert seen == [2, 2]
+    finally:
+        torch.set_num_threads(before)
+    with pytest.raises(ValueError, match="torch_threads"):
+        TestTimeTraining(model, dataset, torch_threads=0)

@@ -15,13 +15,14 @@ See ``docs/TTT.md``.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import logging
 import math
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -136,6 +137,11 @@ class TestTimeTraining:
             defaults, ``foreach=True`` on the CPU and ``fused=True`` on CUDA. ``{"fused": True}`` on the CPU takes
             about 6% less time per step at 512^3 / batch 256; the weights then differ at float rounding.
         seed: Seeds the minibatch sampling (per environment index and adaptation).
+        torch_threads: torch's intra-op threads during selection and fine-tuning (restored afterwards); None leaves
+            them alone. Small-batch fine-tuning is fastest on one thread, and with torch's default of one thread
+            per core it was 30x slower on a 2-core machine whenever another process used the other core (0.25 s
+            against 8.2 s per adaptation, docs/TTT.md). The process-wide setting also holds for the acting thread
+            while a background adaptation runs.
     """
 
     __test__ = False  # not a pytest test class, despite its name
@@ -158,7 +164,10 @@ class TestTimeTraining:
         asynchronous: bool = False,
         optimizer_kwargs: Mapping[str, Any] | None = None,
         seed: int = 0,
+        torch_threads: int | None = 1,
     ) -> None:
+        if torch_threads is not None and torch_threads < 1:
+            raise ValueError(f"torch_threads must be >= 1 or None, got {torch_threads}")
         if every < 1 or steps < 0 or batch_size < 1 or min_selected < 1 or not lr > 0:
             raise ValueError(
                 f"Need every >= 1, steps >= 0, batch_size >= 1, min_selected >= 1 and lr > 0; got every={every}, "
@@ -178,6 +187,7 @@ class TestTimeTraining:
         self.min_selected = int(min_selected)
         self.asynchronous = bool(asynchronous)
         self.seed = int(seed)
+        self.torch_threads = torch_threads
         self.optimizer_kwargs = dict(optimizer_kwargs or {})
 
         _check_action_space(policy.action_space, dataset)
@@ -350,6 +360,12 @@ class TestTimeTraining:
 
     def _adapt(self, policy: BasePolicy, state: np.ndarray, goal: np.ndarray, seed: tuple[int, ...]) -> bool:
         """Select and fine-tune ``policy`` (already at the pretrained weights) in place; False: act pretrained."""
+        with torch_threads(self.torch_threads):
+            return self._select_and_fine_tune(policy, state, goal, seed)
+
+    def _select_and_fine_tune(
+        self, policy: BasePolicy, state: np.ndarray, goal: np.ndarray, seed: tuple[int, ...]
+    ) -> bool:
         tic = time.perf_counter()
         try:
             selection = self.selector.select(state, goal)
@@ -485,6 +501,20 @@ def _check_action_space(action_space: spaces.Space, dataset: GoalDataset) -> Non
             f"The policy acts in {action_space} but the dataset's actions have {dataset.action_dim} entries: load "
             "the dataset collected in the policy's env"
         )
+
+
+@contextlib.contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """torch's intra-op thread count set to ``n`` inside the block, restored after (None: unchanged)."""
+    before = torch.get_num_threads()
+    if n is None or n == before:
+        yield
+        return
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _log_rarely(count: int, message: str, *args: Any) -> None:
