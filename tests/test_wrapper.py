@@ -17,7 +17,7 @@ from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.vec_env import DummyVecEnv
 
-from ttt_gym.agents import GCBC, GCIQL, GCIVL
+from ttt_gym.agents import AGENTS, GCIQL, GCIVL
 from ttt_gym.data import GoalDataset, GoalSpace
 from ttt_gym.ttt.losses import PREPARE_CHUNK_SIZE, AgentActorLoss
 from ttt_gym.ttt.selection import GoalRelatedSelector, make_selector
@@ -105,8 +105,7 @@ def build(kind: str, env: gym.Env | None = None):
         return TD3(policy, env, **off_policy, **common), env
     if kind.startswith("ddpg"):
         return DDPG(policy, env, **off_policy, **common), env
-    agent_class = {"gcbc": GCBC, "gcivl": GCIVL, "gciql": GCIQL}[kind]
-    return agent_class(env, hidden_dims=(16,), batch_size=16, device="cpu"), env
+    return AGENTS[kind](env, hidden_dims=(16,), batch_size=16, device="cpu"), env
 
 
 def snapshot(policy) -> dict[str, torch.Tensor]:

@@ -150,6 +150,9 @@ class GoalConditionedAgent(ABC):
         batch: GoalBatch | TensorBatch,
         actor: nn.Module | None = None,
         params: Mapping[str, torch.Tensor] | None = None,
+        *,
+        with_info: bool = True,
+        weights: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """The agent's actor loss on ``batch`` with the critics frozen; differentiable in the actor parameters.
 
@@ -159,6 +162,9 @@ class GoalConditionedAgent(ABC):
             batch: a batch whose ``actor_goals`` are the goals to condition on (fixed to g* at test time).
             actor: the actor to evaluate, e.g. a copy of ``agent.actor``; defaults to ``agent.actor``.
             params: optional parameters for ``actor`` (``torch.func.functional_call``), for ``torch.func`` use.
+            with_info: also return the detached diagnostics (False at test time: nobody reads them).
+            weights: per-row weights from :meth:`actor_weights` (the same loss without evaluating the critics);
+                only agents whose :meth:`actor_weights` returns some take them.
 
         Returns:
             The scalar loss and detached diagnostics.

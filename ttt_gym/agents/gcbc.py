@@ -47,11 +47,15 @@ class GCBC(GoalConditionedAgent):
         params: Mapping[str, torch.Tensor] | None = None,
         *,
         with_info: bool = True,
+        weights: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Negative log-likelihood of ``batch.actions`` given ``(observations, actor_goals)``.
 
         ``with_info=False`` skips the diagnostics (an empty dict; the loss is the same), e.g. for test-time training.
+        ``weights`` must be None: GC-BC's loss has none (:meth:`actor_weights` returns None).
         """
+        if weights is not None:
+            raise ValueError("GCBC's actor loss takes no weights (its actor_weights are None)")
         batch = self._to_tensors(batch)
         mean, log_std = self._actor_outputs(actor, params, batch.observations, batch.actor_goals)
         log_prob = gaussian_log_prob(mean, log_std, batch.actions)

@@ -150,8 +150,7 @@ class AgentActorLoss:
         return dataclasses.replace(batch, weights=torch.cat(chunks))
 
     def __call__(self, policy: BasePolicy, batch: TTTBatch) -> torch.Tensor:
-        weights = {} if batch.weights is None else {"weights": batch.weights}  # only agents with actor_weights
-        loss, _ = self.agent.actor_loss(batch.transitions, actor=policy, with_info=False, **weights)  # type: ignore[call-arg,arg-type]
+        loss, _ = self.agent.actor_loss(batch.transitions, actor=policy, with_info=False, weights=batch.weights)
         return loss
 
     def __repr__(self) -> str:
