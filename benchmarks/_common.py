@@ -73,8 +73,8 @@ _MOVED_MODULES = {
     "ttt_gym.policies.latency": "benchmarks.policy_latency",
     "ttt_gym.policies.grad_stop": "benchmarks.grad_stop",
     "ttt_gym.agents.speed": "benchmarks.agent_speed",
-    "ttt_gym.ttt.selection": "benchmarks.selection_speed",
-    "ttt_gym.ttt.wrapper": "benchmarks.gc_ttt_step",
+    "ttt_gym.selection": "benchmarks.selection_speed",
+    "ttt_gym.wrapper": "benchmarks.gc_ttt_step",
 }
 
 

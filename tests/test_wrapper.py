@@ -607,3 +607,53 @@ def test_adaptation_runs_on_its_own_thread_count_and_restores_the_callers(datase
         torch.set_num_threads(before)
     with pytest.raises(ValueError, match="torch_threads"):
         TestTimeTraining(model, dataset, torch_threads=0)
+
+
+@pytest.mark.parametrize("kind", ["ppo-dict", "ppo-flat", "sac-dict", "td3-flat", "ddpg-dict", "gcbc", "gcivl"])
+def test_env_indices_adapting_together_end_where_they_would_alone(kind, dataset):
+    """Four env indices due on the same step, fine-tuned in one vmapped loop: the same weights as one at a time."""
+    goals = [(1.0, 0.0), (-1.0, 0.5), (0.5, 0.5), (0.0, -1.0)]
+    venv = DummyVecEnv([lambda g=g: PointGoalEnv(goal=g, flat=kind.endswith("flat")) for g in goals])
+    model, _ = build(kind, venv) if not kind.startswith("gc") else build(kind)
+    obs = venv.reset()
+    before = snapshot(policy_of(model))
+    adapted = {}
+    for together in (True, False):
+        ttt = TestTimeTraining(
+            model,
+            dataset,
+            selector=relevant_only(dataset),
+            every=50,
+            steps=10,
+            lr=1e-2,
+            batch_size=16,
+            batched_adaptation=together,
+        )
+        ttt.predict(obs, episode_start=np.ones(4, bool), deterministic=True)
+        assert ttt.batched_adaptation is together and ttt.stats.adaptations == 4 and ttt.stats.adaptation_errors == 0
+        adapted[together] = [snapshot(ttt.adapted_policy(i)) for i in range(4)]
+    for alone, together in zip(adapted[False], adapted[True], strict=True):
+        assert not same(alone, before)
+        for key, value in alone.items():
+            torch.testing.assert_close(together[key], value, rtol=1e-5, atol=1e-6)
+    assert not same(adapted[True][0], adapted[True][1])  # each index on its own data
+    assert same(snapshot(policy_of(model)), before)
+
+
+def test_a_loss_vmap_cannot_trace_falls_back_to_one_at_a_time(dataset, caplog):
+    def loss(policy, batch):  # data-dependent Python control flow: vmap refuses it
+        value = log_likelihood_loss(policy, batch)
+        return value * 2 if float(value) > 1e9 else value
+
+    from ttt_gym.ttt.losses import log_likelihood_loss
+
+    venv = DummyVecEnv([lambda g=g: PointGoalEnv(goal=g) for g in ((1.0, 0.0), (-1.0, 0.5))])
+    model, _ = build("ppo-dict", venv)
+    ttt = TestTimeTraining(
+        model, dataset, selector=relevant_only(dataset), steps=3, batch_size=8, loss=loss, batched_adaptation=True
+    )
+    with caplog.at_level(logging.WARNING, logger="ttt_gym.ttt.wrapper"):
+        ttt.predict(venv.reset(), episode_start=np.ones(2, bool))
+    assert not ttt.batched_adaptation and "one at a time" in caplog.text
+    assert ttt.stats.adaptations == 2 and ttt.stats.adaptation_errors == 0
+    assert TestTimeTraining(model, dataset).batched_adaptation is False  # CPU default: compute-bound already
