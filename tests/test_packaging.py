@@ -37,7 +37,7 @@ def test_envs_is_imported_as_ttt_envs_not_as_bare_envs() -> None:
 
 
 def test_public_api_is_short() -> None:
-    assert 0 < len(ttt_gym.__all__) <= 15
+    assert 0 < len(ttt_gym.__all__) <= 20  # DESIGN.md: under about twenty names
 
 
 def _imports_and_path_edits(path: Path) -> tuple[set[str], bool]:

@@ -17,6 +17,7 @@ from ttt_gym.agents import GCBC, GCIQL, GCIVL  # noqa: E402
 from ttt_gym.data import GoalDataset, generate_dataset  # noqa: E402
 from ttt_gym.evaluation import evaluate_success  # noqa: E402
 from ttt_gym.goal_evaluation import evaluate_goal_policy  # noqa: E402
+from ttt_gym.improve import OPEX, OnTheFlyTraining, SfBC  # noqa: E402
 from ttt_gym.ttt.selection import make_selector  # noqa: E402
 from ttt_gym.ttt.wrapper import TestTimeTraining  # noqa: E402
 
@@ -27,7 +28,10 @@ __all__ = [
     "GCBC",
     "GCIQL",
     "GCIVL",
+    "OPEX",
     "GoalDataset",
+    "OnTheFlyTraining",
+    "SfBC",
     "TestTimeTraining",
     "__version__",
     "evaluate_goal_policy",
