@@ -11,10 +11,11 @@ Runs go one after another in this process (one torch thread, as the config says)
 interrupted queue. The trained actor is saved to ``runs/memory/{config}-{policy}-s{seed}.pt`` (not committed) so that
 the gradient-stopping sweep (``python -m benchmarks.grad_stop``) can reuse it.
 
-Evaluation: ``ttt_gym.evaluation.evaluate_success`` with deterministic actions on ``eval.episodes`` episodes reset with
-seeds ``10_000 + 1000 * seed + i``: never used in training (seeds from 2,000,000 up) or validation (1,000,000 +
-1000 * seed + i). The evaluated actor is the checkpoint the trainer selected on its validation episodes; the blog
-reports the best checkpoint on its test episodes, which this benchmark never selects on.
+Evaluation: ``ttt_gym.evaluation.evaluate_success`` on ``eval.episodes`` episodes reset with seeds
+``10_000 + 1000 * seed + i``: never used in training (seeds from 2,000,000 up) or validation (1,000,000 +
+1000 * seed + i). The evaluated actor is the checkpoint the trainer selected on its validation episodes, acting the
+way validation preferred (the mode, or seeded samples: ``actor.validated_deterministic``, recorded as
+``deterministic``); the blog reports the best checkpoint on its test episodes, which this benchmark never selects on.
 """
 
 from __future__ import annotations
@@ -136,6 +137,7 @@ def run(config: dict[str, Any], policy: str, seed: int, *, eval_episodes: int) -
         "parameters": int(sum(p.numel() for p in actor.parameters())),
         "train_seconds": round(train_seconds, 1),
         "success": result.success_rate,
+        "deterministic": actor.validated_deterministic,
         "return_mean": result.mean_return,
         "return_std": result.std_return,
         "length_mean": float(np.mean(result.lengths)),

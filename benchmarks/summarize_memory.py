@@ -63,7 +63,11 @@ def _cell(records: list[dict[str, Any]] | None, key: str, scale: float, digits: 
     if not records:
         return "not run"
     values = np.array([r[key] for r in records], dtype=float) * scale
-    per_seed = " / ".join(f"{v:.{digits}f}" for v in values)
+    # "s": the run acted by seeded samples, as its validation preferred (a run without the field acted by the mode).
+    per_seed = " / ".join(
+        f"{v:.{digits}f}" + ("s" if r.get("deterministic") is False else "")
+        for v, r in zip(values, records, strict=True)
+    )
     spread = f" +- {values.std():.{digits}f}" if len(values) > 1 else ""
     return f"**{values.mean():.{digits}f}**{spread} ({per_seed}; {len(values)} seed{'s' if len(values) > 1 else ''})"
 
@@ -122,14 +126,16 @@ def render(result_dir: Path = RESULT_DIR) -> str:
     out = [
         HEADING,
         "",
-        "Sequence actors trained by `benchmarks/run_memory.py` from the committed configs in "
+        "Sequence actors trained by `python -m benchmarks.run_memory` from the committed configs in "
         "`benchmarks/configs/memory/` (one torch thread per run, default actor sizes: embed 64, 2 layers), then "
-        "evaluated on 200 fresh seeded episodes (`evaluate_success`, deterministic actions, seeds "
-        "`10000 + 1000 * seed + i`, never used in training or validation). The evaluated actor is the checkpoint "
-        "that scored best on 50 validation episodes (seeds `1000000 + 1000 * seed + i`) during training; the blog "
-        "reports the best checkpoint on its test episodes, which we never select on. Each cell: mean +- std over "
-        "seeds (per-seed values; number of seeds). Earlier generations of this table (another recipe) are kept in "
-        "`benchmarks/results/memory_v1/`.",
+        "evaluated on 200 fresh seeded episodes (`evaluate_success`, seeds `10000 + 1000 * seed + i`, never used in "
+        "training or validation). The evaluated actor is the checkpoint that scored best on 50 validation episodes "
+        "(seeds `1000000 + 1000 * seed + i`) during training, acting as validation preferred: by the mode or by "
+        "seeded samples (cells marked *s* act sampled; runs before the trainers compared both acted by the mode); "
+        "the blog reports the best checkpoint on its test episodes, which we never select on. Each cell: mean +- std "
+        "over seeds (per-seed values; number of seeds). Earlier generations of this table are kept in "
+        "`benchmarks/results/memory_v1/` (another recipe) and `benchmarks/results/memory_v2/` (the same recipe, "
+        "the mode only).",
         "",
         "```",
         "for c in mystery-path coin-search confounded-controls masked-cartpole masked-acrobot; do",
