@@ -45,6 +45,7 @@ CRITIC_USE = {
     "critic-free": "unused",  # Monte-Carlo returns
     "relevant-only": "unused",  # distance relevance alone
     "random": "unused",  # uniform random transitions (Figure 2 left of the paper)
+    "gc-ttt-episodes": "required",  # the authors' episode-level rule: the critic alone ranks trajectories
 }
 """Whether each selector kind of :func:`ttt_gym.ttt.selection.make_selector` needs ``selector.critic``."""
 SELECTOR_KINDS = tuple(CRITIC_USE)

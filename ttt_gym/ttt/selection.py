@@ -503,7 +503,15 @@ class RandomSelector:
         return dataclasses.replace(selection, subtrajectories=len(selected), milliseconds=elapsed_ms)
 
 
-SELECTOR_KINDS = ("gc-ttt", "critic-free", "relevant-only", "optimal-only", "value-relevance", "random")
+SELECTOR_KINDS = (
+    "gc-ttt",
+    "critic-free",
+    "relevant-only",
+    "optimal-only",
+    "value-relevance",
+    "random",
+    "gc-ttt-episodes",
+)
 
 
 def make_selector(kind: str, dataset: GoalDataset, critic: Critic | None = None, **kwargs: object) -> Selector:
@@ -513,10 +521,15 @@ def make_selector(kind: str, dataset: GoalDataset, critic: Critic | None = None,
     Monte-Carlo return. ``"relevant-only"``: distance relevance alone. ``"optimal-only"``: the optimality cut over
     the whole dataset (H-step with a critic, else Monte-Carlo). ``"value-relevance"``: ``V(s, s_i) > C`` relevance +
     H-step return (pass ``value_threshold``). ``"random"``: :class:`RandomSelector` (``size``, ``seed``).
+    ``"gc-ttt-episodes"``: the GC-TTT authors' episode-level rule (:class:`~ttt_gym.ttt.episodes.EpisodeSelector`).
     Other keyword arguments go to :class:`GoalRelatedSelector`.
     """
     if kind == "random":
         return RandomSelector(dataset, **kwargs)  # type: ignore[arg-type]
+    if kind == "gc-ttt-episodes":
+        from ttt_gym.ttt.episodes import EpisodeSelector  # it builds on GoalRelatedSelector, below
+
+        return EpisodeSelector(dataset, critic, **kwargs)  # type: ignore[arg-type]
     presets: dict[str, dict[str, str]] = {
         "gc-ttt": {"relevance": "distance", "optimality": "h_step"},
         "critic-free": {"relevance": "distance", "optimality": "monte_carlo"},
