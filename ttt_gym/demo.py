@@ -135,7 +135,6 @@ def run_demo(config: DemoConfig, parts: tuple[str, ...] = ("memory", "gcttt")) -
     # The demo's nets are small (256x256, batch 256): one thread is as fast as two on 2 cores and far faster when
     # anything else runs beside it (measured: 205 vs 13 GC-BC steps/s with the machine shared).
     torch.set_num_threads(1)
-    torch.manual_seed(config.seed)
     print(f"ttt_gym {ttt_gym.__version__}\n")
     start = time.perf_counter()
     if "memory" in parts:

@@ -11,6 +11,7 @@ from gymnasium import spaces
 from stable_baselines3.common.policies import BasePolicy
 
 from ttt_gym.improve.critics import ActionValue, action_value, policy_of
+from ttt_gym.ttt.copies import detached_copy
 
 __all__ = ["OPEX", "OnTheFlyTraining", "SfBC"]
 
@@ -262,9 +263,7 @@ class OnTheFlyTraining(_ActsWithCritic):
 
 
 def _frozen_copy(policy: BasePolicy) -> BasePolicy:
-    from ttt_gym.ttt.wrapper import _detached_copy
-
-    copied = _detached_copy(policy)
+    copied = detached_copy(policy)
     copied.set_training_mode(False)
     for parameter in copied.parameters():
         parameter.requires_grad_(False)

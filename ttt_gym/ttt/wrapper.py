@@ -11,18 +11,19 @@ index, at the start of an episode (or when its goal changes) and then every ``ev
 ``predict`` has SB3's signature, so ``stable_baselines3.common.evaluation.evaluate_policy``, callbacks and
 :func:`ttt_gym.goal_evaluation.evaluate_goal_policy` accept the wrapper wherever they accept a model.
 See ``docs/TTT.md``.
+
+(Over 500 lines: construction and its checks, SB3's interface and the adaptation phases that one ``predict`` runs
+read best in one place; the parts that stand alone live beside it in this subpackage.)
 """
 
 from __future__ import annotations
 
-import contextlib
-import copy
 import dataclasses
 import logging
 import math
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -30,7 +31,6 @@ import torch
 from gymnasium import spaces
 from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.utils import get_device
-from torch import nn
 
 from ttt_gym.agents.base import GoalConditionedAgent
 from ttt_gym.data import GoalDataset
@@ -44,6 +44,7 @@ from ttt_gym.ttt.adapter import (
 )
 from ttt_gym.ttt.batch import PolicyView, TTTBatch, build_batch
 from ttt_gym.ttt.batched import fine_tune_together
+from ttt_gym.ttt.copies import adapted_module, detached_copy, torch_threads
 from ttt_gym.ttt.critics import ModelCritic, has_q_critic
 from ttt_gym.ttt.losses import TTTLoss, default_loss
 from ttt_gym.ttt.scheduling import BackgroundSchedule, EnvSlot, InlineSchedule
@@ -215,7 +216,7 @@ class TestTimeTraining:
         self._check_optimizer_kwargs()
 
         # The frozen pretrained copy on the wrapper's device: every adaptation starts from its weights.
-        self._pretrained = _detached_copy(policy).to(self.device)
+        self._pretrained = detached_copy(policy).to(self.device)
         self._pretrained.set_training_mode(False)
         for parameter in self._pretrained.parameters():
             parameter.requires_grad_(False)
@@ -372,9 +373,9 @@ class TestTimeTraining:
             setattr(self.stats, name, getattr(self.stats, name) + 1)
 
     def _fresh_copy(self) -> BasePolicy:
-        policy = _detached_copy(self._pretrained)
+        policy = detached_copy(self._pretrained)
         # Only the adapted part (the actor of SAC / TD3 / our agents) is optimised; critics stay out of autograd.
-        for parameter in _adapted_module(policy).parameters():
+        for parameter in adapted_module(policy).parameters():
             parameter.requires_grad_(True)
         return policy
 
@@ -418,7 +419,7 @@ class TestTimeTraining:
                 try:
                     results = fine_tune_together(
                         [slot.policy for slot, _, _ in ready],
-                        _adapted_module,
+                        adapted_module,
                         [batch for _, batch, _ in ready],
                         self.loss,
                         steps=self.steps,
@@ -531,7 +532,7 @@ class TestTimeTraining:
         """``steps`` Adam steps of the loss on uniform minibatches of ``data``; returns the first and last loss."""
         if self.steps == 0:
             return math.nan, math.nan
-        parameters = [p for p in _adapted_module(policy).parameters() if p.requires_grad]
+        parameters = [p for p in adapted_module(policy).parameters() if p.requires_grad]
         optimizer = torch.optim.Adam(parameters, lr=self.lr, **self._adam_kwargs())
         generator = self._generator(seed)
         losses: list[torch.Tensor] = []
@@ -557,27 +558,6 @@ class TestTimeTraining:
 # Helpers
 
 
-def _detached_copy(policy: BasePolicy) -> BasePolicy:
-    """A deep copy of ``policy`` without its optimizers (SB3 policies carry one; the copies never use it) and without
-    the torch distribution an on-policy SB3 policy keeps from its last forward pass (``action_dist.distribution``):
-    after ``learn()`` that one holds non-leaf tensors of a finished graph, which ``copy.deepcopy`` refuses."""
-    memo: dict[int, Any] = {}
-    for module in policy.modules():
-        optimizer = getattr(module, "optimizer", None)
-        if isinstance(optimizer, torch.optim.Optimizer):
-            memo[id(optimizer)] = None
-        last = getattr(getattr(module, "action_dist", None), "distribution", None)
-        if last is not None:
-            memo[id(last)] = None
-    return copy.deepcopy(policy, memo)
-
-
-def _adapted_module(policy: BasePolicy) -> nn.Module:
-    """The part of the policy that fine-tuning updates: the actor of SAC / TD3 / our agents, else the whole policy."""
-    actor = getattr(policy, "actor", None)
-    return actor if isinstance(actor, nn.Module) else policy
-
-
 def _check_action_space(action_space: spaces.Space, dataset: GoalDataset) -> None:
     if not isinstance(action_space, spaces.Box):
         raise TypeError(
@@ -589,20 +569,6 @@ def _check_action_space(action_space: spaces.Space, dataset: GoalDataset) -> Non
             f"The policy acts in {action_space} but the dataset's actions have {dataset.action_dim} entries: load "
             "the dataset collected in the policy's env"
         )
-
-
-@contextlib.contextmanager
-def torch_threads(n: int | None) -> Iterator[None]:
-    """torch's intra-op thread count set to ``n`` inside the block, restored after (None: unchanged)."""
-    before = torch.get_num_threads()
-    if n is None or n == before:
-        yield
-        return
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _log_rarely(count: int, message: str, *args: Any) -> None:
