@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import itertools
 import os
 import time
 from pathlib import Path
@@ -31,6 +32,26 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 CONFIG_DIR = REPO_ROOT / "benchmarks" / "configs" / "batched_adaptation"
 RESULT_DIR = REPO_ROOT / "benchmarks" / "results" / "batched_adaptation"
 REQUIRED = ("name", "agent", "hidden_dims", "selector", "steps", "batch_size", "n_envs", "repeats", "torch_threads")
+
+
+def matmul_gflops(size: int, repeats: int = 20) -> float:
+    """The machine's float32 matmul rate at ``size``^3 with the current torch threads (median of ``repeats``)."""
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    for _ in range(3):
+        a @ b
+    times = []
+    for _ in range(repeats):
+        tic = time.perf_counter()
+        a @ b
+        times.append(time.perf_counter() - tic)
+    return 2 * size**3 / float(np.median(times)) / 1e9
+
+
+def adaptation_gflop(config: dict[str, Any], obs_dim: int, goal_dim: int, action_dim: int) -> float:
+    """Matmul GFLOP of one adaptation: steps x batch x (forward + 2 backward) x 2 x the MLP's weights."""
+    dims = [obs_dim + goal_dim, *config["hidden_dims"], action_dim]
+    weights = sum(a * b for a, b in itertools.pairwise(dims))
+    return float(config["steps"]) * float(config["batch_size"]) * 3 * 2 * weights / 1e9
 
 
 def measure(config: dict[str, Any]) -> dict[str, Any]:
@@ -82,9 +103,13 @@ def measure(config: dict[str, Any]) -> dict[str, Any]:
             flush=True,
         )
     base = rows[0]["together_ms"] if rows and rows[0]["n_envs"] == 1 else None
+    flop = adaptation_gflop(config, dataset.observation_dim, dataset.observation_dim, dataset.action_dim)
     for row in rows:
         row["together_vs_one_env"] = None if base is None else row["together_ms"] / base
-    return {"rows": rows, "dataset": repr(dataset)}
+        row["gflops_together"] = row["n_envs"] * flop / (row["together_ms"] / 1e3)
+    rates = {str(size): round(matmul_gflops(size), 1) for size in (256, 1024)}
+    print(f"one adaptation {flop:.2f} GFLOP; matmul rate {rates} GFLOP/s", flush=True)
+    return {"rows": rows, "dataset": repr(dataset), "adaptation_gflop": flop, "matmul_gflops": rates}
 
 
 def main(argv: list[str] | None = None) -> None:

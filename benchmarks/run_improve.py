@@ -2,7 +2,8 @@
 
     python -m benchmarks.run_improve --config benchmarks/configs/improve/gciql-pointmaze-medium-navigate.json --seed 0
 
-It loads the agent that ``benchmarks.run_agent`` trained (``runs/agents/{agent_run}-{dataset}-s{seed}.pt``) and
+It loads the agent that ``benchmarks.run_agent`` trained (``runs/agents/{agent_run}-{dataset}-s{seed}.pt``, the
+dataset name without ``-v0``) and
 evaluates it with each method of the config's ``methods`` on OGBench's task protocol
 (:func:`ttt_gym.goal_evaluation.evaluate_goal_policy`, deterministic actions), every method on the same test
 episodes (reset seeds ``seed + i``, paired). A method parameter given as a list (OPEX's ``beta``) is chosen on
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks._common import REPO_ROOT, output_path, read_config, run_record, write_json_atomic
+from benchmarks.run_ttt import agent_path
 from ttt_gym.agents import AGENTS
 
 REQUIRED_KEYS = ("name", "agent", "env_name", "methods", "eval", "validation", "torch_threads")
@@ -88,7 +90,7 @@ def main(argv: list[str] | None = None) -> None:
     started, start_load = dt.datetime.now(dt.timezone.utc), os.getloadavg()
     env_name = config["env_name"]
     run = config.get("agent_run", config["agent"])
-    agent = AGENTS[config["agent"]].load(args.agent_dir / f"{run}-{env_name}-s{args.seed}.pt")
+    agent = AGENTS[config["agent"]].load(agent_path(args.agent_dir, run, env_name, args.seed))
     dataset = GoalDataset.from_name(env_name)
     tasks = list(config["eval"]["tasks"])
     test_episodes = int(args.episodes_per_task or config["eval"]["episodes_per_task"])

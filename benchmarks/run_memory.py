@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks._common import REPO_ROOT, output_path, read_config, run_record, write_json_atomic
+from benchmarks._common import REPO_ROOT, command_line, output_path, read_config, run_record, write_json_atomic
 
 RESULT_DIR = REPO_ROOT / "benchmarks" / "results" / "memory"
 ACTOR_DIR = REPO_ROOT / "runs" / "memory"
@@ -53,11 +54,9 @@ def load_config(path: Path) -> dict[str, Any]:
 
 def run(config: dict[str, Any], policy: str, seed: int, *, eval_episodes: int) -> dict[str, Any]:
     """Train one actor with the config's trainer, save it, evaluate it; return the result record."""
-    import numpy as np
     import torch
     from stable_baselines3.common.logger import configure
 
-    from ttt_gym.evaluation import evaluate_success
     from ttt_gym.trainers import collect_demonstrations, train_bc, train_dagger
 
     torch.set_num_threads(int(config["torch_threads"]))
@@ -116,17 +115,7 @@ def run(config: dict[str, Any], policy: str, seed: int, *, eval_episodes: int) -
     actor_path = ACTOR_DIR / f"{run_name}.pt"
     actor.save(actor_path)
 
-    tic = time.perf_counter()
-    result = evaluate_success(
-        actor,
-        env_id,
-        eval_episodes,
-        seed=10_000 + 1000 * seed,
-        env_kwargs=env_kwargs,
-        n_envs=int(config["eval"].get("n_envs", 1)),
-    )
-    eval_seconds = time.perf_counter() - tic
-    print(f"[{run_name}] trained in {train_seconds:.0f} s; {result}", flush=True)
+    print(f"[{run_name}] trained in {train_seconds:.0f} s", flush=True)
     return {
         "name": config["name"],
         "policy": policy,
@@ -136,16 +125,56 @@ def run(config: dict[str, Any], policy: str, seed: int, *, eval_episodes: int) -
         "actor_path": str(actor_path.relative_to(REPO_ROOT)),
         "parameters": int(sum(p.numel() for p in actor.parameters())),
         "train_seconds": round(train_seconds, 1),
+        **evaluate(actor, config, seed, eval_episodes),
+        **run_record(started, module="benchmarks.run_memory", start=load_start),
+    }
+
+
+def evaluate(actor: Any, config: dict[str, Any], seed: int, episodes: int) -> dict[str, Any]:
+    """The test fields of a result: ``episodes`` episodes from seed ``10_000 + 1000 * seed``, acting as validated."""
+    import numpy as np
+
+    from ttt_gym.evaluation import evaluate_success
+
+    tic = time.perf_counter()
+    result = evaluate_success(
+        actor,
+        config["env_id"],
+        episodes,
+        seed=10_000 + 1000 * seed,
+        env_kwargs=config.get("env_kwargs", {}),
+        n_envs=int(config["eval"].get("n_envs", 1)),
+    )
+    print(f"[{config['name']}-s{seed}] {result}", flush=True)
+    return {
         "success": result.success_rate,
         "deterministic": actor.validated_deterministic,
         "return_mean": result.mean_return,
         "return_std": result.std_return,
         "length_mean": float(np.mean(result.lengths)),
         "episodes": len(result.successes),
-        "eval_seconds": round(eval_seconds, 1),
+        "eval_seconds": round(time.perf_counter() - tic, 1),
         "eval_steps_per_second": round(result.steps_per_second, 1),
-        **run_record(started, module="benchmarks.run_memory", start=load_start),
     }
+
+
+def reevaluate(path: Path, config: dict[str, Any], episodes: int, argv: list[str] | None) -> None:
+    """Evaluate a run's saved actor again (as loaded: the seeded sampling stream from its start) and rewrite the
+    test fields of its result; the training fields stay."""
+    import torch
+
+    from ttt_gym.policies import load_actor
+
+    record = json.loads(path.read_text())
+    torch.set_num_threads(int(config["torch_threads"]))
+    actor = load_actor(REPO_ROOT / record["actor_path"], device="cpu")
+    record.update(evaluate(actor, config, int(record["seed"]), episodes))
+    record["reevaluated"] = {
+        "utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "command": command_line("benchmarks.run_memory", argv),
+    }
+    write_json_atomic(path, record)
+    print(f"rewrote {path}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -155,6 +184,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--eval-episodes", type=int, help="smoke test only: fewer episodes; needs --output-dir")
     parser.add_argument("--output-dir", type=Path, help="where results go (default benchmarks/results/memory)")
+    parser.add_argument(
+        "--reevaluate",
+        action="store_true",
+        help="evaluate the saved actors of existing results again and rewrite their test fields (no training)",
+    )
     args = parser.parse_args(argv)
 
     config = load_config(args.config)
@@ -168,6 +202,10 @@ def main(argv: list[str] | None = None) -> None:
     for seed in args.seeds:
         for policy in policies:
             output = output_dir / f"{config['name']}-{policy}-s{seed}.json"
+            if args.reevaluate:
+                if output.exists():
+                    reevaluate(output, config, episodes, argv)
+                continue
             if output.exists():
                 print(f"skip {output} (exists)", flush=True)
                 continue

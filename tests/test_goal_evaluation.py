@@ -116,3 +116,16 @@ def test_goal_layout_follows_the_model():
 
     with pytest.raises(ValueError, match="full_goal="):
         evaluate_goal_policy(WrongGoalPolicy(), "pointmaze-medium-navigate-v0", tasks=(1,), episodes_per_task=1)
+
+
+def test_env_instances_and_envs_without_success_are_explained():
+    with pytest.raises(TypeError, match="factory"):
+        evaluate_goal_policy(_TowardsGoal(), LineGoalEnv())
+
+    class NoSuccess(LineGoalEnv):
+        def step(self, action):
+            obs, reward, terminated, truncated, info = super().step(action)
+            return obs, reward, terminated, truncated, {"is_success": info["success"]}
+
+    with pytest.raises(KeyError, match="is_success"):
+        evaluate_goal_policy(_TowardsGoal(), NoSuccess)

@@ -546,7 +546,7 @@ def test_sac_own_critic_drives_gc_ttt_selection():
     with torch.no_grad():
         obs_tensor, _ = model.policy.obs_to_tensor(ttt.adapter.to_policy(states, goals[:, :2]))
         q = torch.min(*model.critic(obs_tensor, model.actor(obs_tensor, deterministic=True))).squeeze(1).numpy()
-    expected = np.clip((model.gamma * q - 1) / (1 - model.gamma), -1 / (1 - model.gamma), 0)
+    expected = (model.gamma * q - 1) / (1 - model.gamma)
     np.testing.assert_allclose(critic(states, goals), expected, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(critic(states, goals[:, :2]), expected, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(ModelCritic(ttt.pretrained_policy, ttt.adapter, 0.99, rescale=False)(states, goals), q)
@@ -657,3 +657,30 @@ def test_a_loss_vmap_cannot_trace_falls_back_to_one_at_a_time(dataset, caplog):
     assert not ttt.batched_adaptation and "one at a time" in caplog.text
     assert ttt.stats.adaptations == 2 and ttt.stats.adaptation_errors == 0
     assert TestTimeTraining(model, dataset).batched_adaptation is False  # CPU default: compute-bound already
+
+
+def test_indices_with_and_without_prepared_weights_still_adapt_together(dataset):
+    # A selection larger than steps x batch_size leaves GCIVL's AWR weights to the loss: mixed with prepared ones,
+    # all indices go without them (the same loss values), and the batching stays on.
+    goals = [(1.0, 0.0), (-1.0, 0.5), (0.5, 0.5), (0.0, -1.0)]
+    venv = DummyVecEnv([lambda g=g: PointGoalEnv(goal=g) for g in goals])
+    model, _ = build("gcivl")
+    obs = venv.reset()
+    adapted = {}
+    for together in (True, False):
+        ttt = TestTimeTraining(
+            model, dataset, selector=relevant_only(dataset), steps=2, lr=1e-2, batch_size=1100,
+            batched_adaptation=together,
+        )  # fmt: skip
+        ttt.predict(obs, episode_start=np.ones(4, bool), deterministic=True)
+        assert ttt.batched_adaptation is together and ttt.stats.adaptations == 4
+        adapted[together] = [snapshot(ttt.adapted_policy(i)) for i in range(4)]
+    for alone, with_others in zip(adapted[False], adapted[True], strict=True):
+        for key, value in alone.items():
+            torch.testing.assert_close(with_others[key], value, rtol=1e-4, atol=1e-5)
+
+
+def test_a_critic_selector_on_a_model_without_one_names_critic_free(dataset):
+    model, _ = build("ppo-dict")
+    with pytest.raises(ValueError, match='selector="critic-free"'):
+        TestTimeTraining(model, dataset, selector="gc-ttt")

@@ -151,6 +151,11 @@ def evaluate_goal_policy(
     """
     if episodes_per_task < 1:
         raise ValueError(f"episodes_per_task must be at least 1, got {episodes_per_task}.")
+    if isinstance(env_name, gym.Env):
+        raise TypeError(
+            f"Got an env instance ({type(env_name.unwrapped).__name__}); every episode resets it with its own seed, "
+            "so pass its id or a factory, e.g. lambda: MyGoalEnv()"
+        )
     if callable(env_name):
         if env_kwargs:
             raise ValueError("env_kwargs apply to env ids; bind them in the factory instead")
@@ -188,7 +193,12 @@ def evaluate_goal_policy(
                     obs, _, terminated, truncated, info = env.step(action)
                     episode_start = np.zeros((1,), dtype=bool)
                     steps += 1
-                    success = bool(info.get("success", False))
+                    if "success" not in info:
+                        raise KeyError(
+                            f"{label}: step() infos lack 'success' (a bool), which decides each episode; "
+                            "gymnasium-robotics envs call it 'is_success': wrap the env to copy it"
+                        )
+                    success = bool(info["success"])
                     done = terminated or truncated or (max_episode_steps is not None and steps >= max_episode_steps)
                 successes[row, episode] = success
                 lengths[row, episode] = steps

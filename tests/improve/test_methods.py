@@ -122,3 +122,16 @@ def test_bad_arguments_are_explained():
         OPEX(ppo, critic=lambda obs, a: a.sum(-1), beta=-1.0)
     with pytest.raises(TypeError, match="TestTimeTraining"):
         SfBC(TestTimeTraining(ppo, make_dataset(), selector=relevant_only(make_dataset())), critic=lambda o, a: a)
+
+
+def test_on_the_fly_training_keeps_only_the_most_recent_states():
+    env = PointGoalEnv()
+    model = SAC("MultiInputPolicy", env, buffer_size=64, learning_starts=0, policy_kwargs={"net_arch": [16]}, seed=0)
+    otf = OnTheFlyTraining(model, update_every=3, steps=1, batch_size=2, buffer_size=5)
+    obs, _ = env.reset(seed=0)
+    batch = {key: np.stack([value, value + 1]) for key, value in obs.items()}  # two envs per call
+    for _ in range(9):
+        otf.predict(batch)
+    assert otf.updates == 3
+    kept = otf._visited[0]
+    assert len(kept["observation"]) == 5

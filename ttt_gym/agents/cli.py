@@ -150,17 +150,13 @@ def load_goal_model(path: str | Path, algo: str | None = None) -> Any:
         return _sb3_class(algo).load(path, device="auto")
     if path.suffix == ".zip":
         raise ValueError(f"{path} looks like an SB3 model: pass --algo ({', '.join(SB3_ALGORITHMS)})")
-    import torch
-
+    from ttt_gym._checkpoint import read_checkpoint
     from ttt_gym.agents import AGENTS
 
-    if not path.is_file():
-        raise FileNotFoundError(f"No saved agent at {path}")
-    saved = torch.load(path, map_location="cpu", weights_only=True)
+    name = read_checkpoint(path, kind="agent", entry="agent")["agent"]
     by_class = {cls.__name__: cls for cls in AGENTS.values()}
-    name = saved.get("agent") if isinstance(saved, dict) else None
     if name not in by_class:
-        raise ValueError(f"{path} is not an agent file written by agent.save() (agents: {sorted(by_class)})")
+        raise ValueError(f"{path} holds a {name}, not one of the agents {sorted(by_class)}")
     return by_class[name].load(path)
 
 

@@ -63,7 +63,8 @@ class GoalSpace:
         """The success test's distance, squared: per group of ``group_size`` coordinates, the largest over groups
         (``(..., dim)`` goal coordinates broadcast against each other; float32 inputs stay float32)."""
         achieved, desired = np.asarray(achieved), np.asarray(desired)
-        diff = achieved - desired
+        dtype = np.result_type(achieved, desired, np.float32)  # ints and bools as floats; float32 stays float32
+        diff = achieved.astype(dtype, copy=False) - desired.astype(dtype, copy=False)
         if self.group_size == self.dim:
             return np.einsum("...j,...j->...", diff, diff)
         grouped = diff.reshape(*diff.shape[:-1], self.dim // self.group_size, self.group_size)

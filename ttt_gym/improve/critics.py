@@ -9,6 +9,7 @@ import torch
 from stable_baselines3.common.policies import BasePolicy
 
 from ttt_gym.agents.base import GoalConditionedAgent
+from ttt_gym.ttt.critics import q_estimate
 
 __all__ = ["ActionValue", "action_value", "base_model", "policy_of"]
 
@@ -63,10 +64,7 @@ def action_value(model: Any, critic: ActionValue | None = None) -> ActionValue:
     if isinstance(q_module, torch.nn.Module) and isinstance(getattr(policy, "actor", None), torch.nn.Module):
 
         def sb3_q(observation: Any, actions: torch.Tensor) -> torch.Tensor:
-            q = q_module(observation, actions)
-            if isinstance(q, tuple | list):  # SAC / TD3 / DDPG: (B, 1) per head
-                return torch.cat(list(q), dim=1).min(dim=1).values
-            return q.reshape(len(q), -1).mean(dim=1)  # TQC: (B, n_critics, n_quantiles)
+            return q_estimate(q_module(observation, actions))
 
         return sb3_q
     raise TypeError(

@@ -11,7 +11,7 @@ from gymnasium import spaces
 from stable_baselines3.common.policies import BasePolicy
 
 from ttt_gym.improve.critics import ActionValue, action_value, policy_of
-from ttt_gym.ttt.copies import detached_copy
+from ttt_gym.ttt.copies import adapted_module, detached_copy
 
 __all__ = ["OPEX", "OnTheFlyTraining", "SfBC"]
 
@@ -142,7 +142,8 @@ class SfBC(_ActsWithCritic):
             else obs.repeat_interleave(self.n_samples, 0)
         )
         self._calls += 1
-        with torch.no_grad(), torch.random.fork_rng(devices=[]):
+        devices = [self.device] if self.device.type == "cuda" else []
+        with torch.no_grad(), torch.random.fork_rng(devices=devices):
             torch.manual_seed(int(np.random.SeedSequence([self.seed, self._calls]).generate_state(1)[0]))
             actions = self._clip(self.policy._predict(repeated, deterministic=False))  # scored as the env acts
             values = self.q(repeated, actions)
@@ -209,7 +210,7 @@ class OnTheFlyTraining(_ActsWithCritic):
     def reset(self) -> None:
         """Forget the visited states and start again from the offline weights."""
         self.online = _frozen_copy(self.policy)
-        self._parameters = list(_actor_of(self.online).parameters())
+        self._parameters = list(adapted_module(self.online).parameters())
         for parameter in self._parameters:
             parameter.requires_grad_(True)
         self._optimizer = torch.optim.Adam(self._parameters, lr=self.lr)
@@ -232,7 +233,7 @@ class OnTheFlyTraining(_ActsWithCritic):
         return self._to_env(actions, batched), state
 
     def _update(self) -> None:
-        visited = _concatenate(self._visited[-self.buffer_size :])
+        visited = _keep_last(_concatenate(self._visited), self.buffer_size)
         self._visited = [visited]
         n = _rows(visited)
         self.online.set_training_mode(True)
@@ -270,11 +271,6 @@ def _frozen_copy(policy: BasePolicy) -> BasePolicy:
     return copied
 
 
-def _actor_of(policy: BasePolicy) -> torch.nn.Module:
-    actor = getattr(policy, "actor", None)
-    return actor if isinstance(actor, torch.nn.Module) else policy
-
-
 def _is_sb3_off_policy(policy: BasePolicy) -> bool:
     return isinstance(getattr(policy, "critic", None), torch.nn.Module)
 
@@ -288,6 +284,13 @@ def _concatenate(observations: list[Any]) -> Any:
     if isinstance(observations[0], dict):
         return {key: torch.cat([o[key] for o in observations]) for key in observations[0]}
     return torch.cat(observations)
+
+
+def _keep_last(observation: Any, n: int) -> Any:
+    """The last ``n`` rows (the most recent states)."""
+    if isinstance(observation, dict):
+        return {key: value[-n:] for key, value in observation.items()}
+    return observation[-n:]
 
 
 def _take(observation: Any, index: torch.Tensor) -> Any:

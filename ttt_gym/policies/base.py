@@ -446,6 +446,10 @@ class SequenceActor(nn.Module, ABC):
             out = out[0]
         return out, state
 
+    def reset_sampling(self) -> None:
+        """Restart the seeded stream of sampled actions (``config.seed``), as a freshly loaded actor has it."""
+        self._generator = None
+
     def _choose(self, distribution: Distribution, deterministic: bool) -> torch.Tensor:
         if self._generator is None or self._generator.device != self.device:
             self._generator = torch.Generator(device=self.device)

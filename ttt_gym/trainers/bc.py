@@ -259,6 +259,7 @@ class BestCheckpoint:
         if self.best_state is not None:
             self.actor.load_state_dict(self.best_state)
             self.actor.validated_deterministic = self.best_deterministic
+        self.actor.reset_sampling()  # acts as the saved actor will once loaded, not after the validation's draws
         self.actor.eval()
 
 

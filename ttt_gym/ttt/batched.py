@@ -76,7 +76,9 @@ def fine_tune_together(
     sizes = torch.tensor([len(batch) for batch in batches], device=stacked[names[0]].device)
     offsets = torch.cumsum(sizes, 0) - sizes
     rows = _concatenate([batch.transitions for batch in batches])
-    weights = None if batches[0].weights is None else torch.cat([batch.weights for batch in batches])  # type: ignore[misc]
+    # AWR weights only when every index has them (a large selection leaves them to the loss, which gives the same
+    # value per minibatch): then the loss computes them for all.
+    weights = None if any(b.weights is None for b in batches) else torch.cat([b.weights for b in batches])  # type: ignore[misc]
     n_envs = len(policies)
 
     def one(params: dict[str, torch.Tensor], fields: dict[str, torch.Tensor], row_weights: Any) -> torch.Tensor:

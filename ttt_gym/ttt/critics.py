@@ -8,8 +8,11 @@ The selector adds the data's rewards (OGBench's: -1 per step, 0 at the goal, whi
 ``gamma^(H-1) V``, so ``V`` must be on that scale. A model trained on :class:`~ttt_gym.wrappers.GoalObservation`
 (reward 1 when the goal is reached, the episode ending there, as OGBench's envs do) has ``Q = gamma^(d-1)`` for a
 state ``d`` steps from the goal, where OGBench's return is ``-(1 - gamma^d) / (1 - gamma)``; hence
-``V = (gamma Q - 1) / (1 - gamma)``, clipped to ``[-1 / (1 - gamma), 0]``. The map is monotone, so the ranking of
-states by ``Q`` is kept even when the model's reward differs (then pass ``rescale=False`` to get ``Q`` itself).
+``V = (gamma Q - 1) / (1 - gamma)``. The map is affine and increasing, and it is not clipped: the ranking of states
+by ``Q`` is kept whatever reward the model learned. SB3's HER keeps the episode's own ``dones`` for relabelled goals,
+so its Q can exceed 1 (about ``gamma^(d-1) / (1 - gamma)`` for goals it did not stop at); V then leaves OGBench's
+range ``[-1 / (1 - gamma), 0]`` and the H-step returns mix scales with the data's rewards. Pass ``critic=`` (e.g. a
+GCIVL agent's value trained on the same data) where that matters; ``rescale=False`` gives ``Q`` itself.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import numpy as np
 import torch
 from stable_baselines3.common.policies import BasePolicy
 
-__all__ = ["ModelCritic", "has_q_critic"]
+__all__ = ["ModelCritic", "has_q_critic", "q_estimate"]
 
 CHUNK_ROWS = 8192
 """States per forward pass (a selection can score the whole dataset)."""
@@ -77,8 +80,7 @@ class ModelCritic:
             values[rows] = self._q(self.adapter.to_policy(states[rows], goals[rows]))
         if not self.rescale:
             return values
-        floor = -1.0 / (1.0 - self.discount)
-        return np.clip((self.discount * values - 1.0) / (1.0 - self.discount), floor, 0.0)
+        return (self.discount * values - 1.0) / (1.0 - self.discount)
 
     def _policy_goals(self, goals: np.ndarray) -> np.ndarray:
         """Goals in the policy's representation (coordinates of a full goal observation where the policy wants them)."""
@@ -99,12 +101,15 @@ class ModelCritic:
         critic: torch.nn.Module = policy.critic  # type: ignore[assignment]
         obs, _ = policy.obs_to_tensor(observations)
         actions = actor(obs, deterministic=True) if _takes_deterministic(actor) else actor(obs)
-        q = critic(obs, actions)
-        if isinstance(q, tuple | list):  # SAC / TD3 / DDPG: one (n, 1) tensor per head
-            value = torch.min(torch.cat(list(q), dim=1), dim=1).values
-        else:  # TQC: (n, n_critics, n_quantiles)
-            value = q.reshape(len(q), -1).mean(dim=1)
-        return value.float().cpu().numpy()
+        return q_estimate(critic(obs, actions)).float().cpu().numpy()
+
+
+def q_estimate(q: Any) -> torch.Tensor:
+    """``(n,)`` values from an SB3 critic's output: the smallest head (SAC / TD3 / DDPG: a tuple of ``(n, 1)``), or
+    the mean quantile (TQC: ``(n, n_critics, n_quantiles)``)."""
+    if isinstance(q, tuple | list):
+        return torch.cat(list(q), dim=1).min(dim=1).values
+    return q.reshape(len(q), -1).mean(dim=1)
 
 
 def _takes_deterministic(actor: torch.nn.Module) -> bool:

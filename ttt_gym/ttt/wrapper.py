@@ -54,6 +54,9 @@ __all__ = ["GoalObservationAdapter", "TTTStats", "TestTimeTraining"]
 
 logger = logging.getLogger(__name__)
 
+CRITIC_KINDS = ("gc-ttt", "value-relevance", "gc-ttt-episodes")
+"""Selector kinds that need a critic."""
+
 DEFAULT_DISCOUNT = 0.99
 """Discount of the selection's returns when the model does not say (OGBench's agents and SB3's default)."""
 
@@ -140,17 +143,17 @@ class TestTimeTraining:
             about 6% less time per step at 512^3 / batch 256; the weights then differ at float rounding.
         seed: Seeds the minibatch sampling (per environment index and adaptation).
         torch_threads: torch's intra-op threads during selection and fine-tuning (restored afterwards); None leaves
-            them alone. Small-batch fine-tuning is fastest on one thread, and with torch's default of one thread
-            per core it was 30x slower on a 2-core machine whenever another process used the other core (0.25 s
-            against 8.2 s per adaptation, docs/TTT.md). The process-wide setting also holds for the acting thread
-            while a background adaptation runs.
+            them alone. Small-batch fine-tuning is fastest on one thread and must not depend on the caller's
+            setting: on this project's loaded 2-core CPU, 286-314 ms per GC-BC 256x256 adaptation with one thread
+            against 404-472 ms at the caller's 2 (docs/TTT.md, "Parameters"). The process-wide setting also holds
+            for the acting thread while a background adaptation runs.
         batched_adaptation: Env indices due on the same ``predict`` (a vector env's episode starts, then every K
             steps) fine-tune together: one vmapped forward and one Adam step for all, each index on its own data and
             minibatches, with the same result as one at a time up to float rounding. It falls back to one at a time
             (and says so once in the log) where the loss cannot run under ``torch.func.vmap``. Inline mode only.
             Default (None): on CUDA, where small per-index steps leave the device idle. On this project's 2-core CPU
-            an adaptation is compute-bound already (36-44 % of one core's matmul rate), so together is no faster:
-            2417 against 2558 ms for 16 GC-BC 256x256 adaptations (docs/TTT.md, "Many environments at once").
+            an adaptation is compute-bound already, and 16 together took 13.6x one instead of 16x (docs/TTT.md,
+            "Many environments at once").
     """
 
     __test__ = False  # not a pytest test class, despite its name
@@ -235,6 +238,12 @@ class TestTimeTraining:
                 selector_kwargs["discount"] = discount
             if selector is None:
                 selector = GoalRelatedSelector(dataset, critic, **selector_kwargs)
+            elif critic is None and selector in CRITIC_KINDS:
+                raise ValueError(
+                    f"selector={selector!r} scores with a critic, but {type(model_or_policy).__name__} has none (no "
+                    f'value function, no Q(s, g, a)): use selector="critic-free", or pass '
+                    f"selector=make_selector({selector!r}, dataset, critic=...) with a critic trained on the same data"
+                )
             else:
                 selector = make_selector(selector, dataset, critic, **selector_kwargs)
         if not callable(getattr(selector, "select", None)):
@@ -428,6 +437,11 @@ class TestTimeTraining:
                         adam_kwargs=self._adam_kwargs(),
                         generators=[self._generator(seed) for _, _, seed in ready],
                     )
+                except FloatingPointError as error:  # a diverged loss: those adaptations failed, not the batching
+                    for slot, _, _ in ready:
+                        self._restore(slot.policy)
+                        self._record_error(error)
+                    return
                 except Exception as error:  # e.g. a loss vmap cannot trace: one at a time from now on
                     self.batched_adaptation = False
                     logger.warning(
