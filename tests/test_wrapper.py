@@ -652,11 +652,11 @@ def test_a_loss_vmap_cannot_trace_falls_back_to_one_at_a_time(dataset, caplog):
     ttt = TestTimeTraining(
         model, dataset, selector=relevant_only(dataset), steps=3, batch_size=8, loss=loss, batched_adaptation=True
     )
-    with caplog.at_level(logging.WARNING, logger="ttt_gym.ttt.wrapper"):
+    with caplog.at_level(logging.INFO, logger="ttt_gym.ttt.wrapper"):
         ttt.predict(venv.reset(), episode_start=np.ones(2, bool))
     assert not ttt.batched_adaptation and "one at a time" in caplog.text
     assert ttt.stats.adaptations == 2 and ttt.stats.adaptation_errors == 0
-    assert TestTimeTraining(model, dataset).batched_adaptation is False  # CPU default: compute-bound already
+    assert TestTimeTraining(model, dataset).batched_adaptation is True  # the default path for n_envs > 1
 
 
 def test_indices_with_and_without_prepared_weights_still_adapt_together(dataset):

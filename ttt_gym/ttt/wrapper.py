@@ -150,10 +150,10 @@ class TestTimeTraining:
         batched_adaptation: Env indices due on the same ``predict`` (a vector env's episode starts, then every K
             steps) fine-tune together: one vmapped forward and one Adam step for all, each index on its own data and
             minibatches, with the same result as one at a time up to float rounding. It falls back to one at a time
-            (and says so once in the log) where the loss cannot run under ``torch.func.vmap``. Inline mode only.
-            Default (None): on CUDA, where small per-index steps leave the device idle. On this project's 2-core CPU
-            an adaptation is compute-bound already, and 16 together took 13.6x one instead of 16x (docs/TTT.md,
-            "Many environments at once").
+            (and says so once in the log, at INFO level) where the loss cannot run under ``torch.func.vmap``. Inline
+            mode only.
+            On this project's 2-core CPU, where an adaptation is compute-bound already, 16 together took 13.6x one
+            instead of 16x (docs/TTT.md, "Many environments at once"); on a GPU the gain should be larger.
     """
 
     __test__ = False  # not a pytest test class, despite its name
@@ -177,7 +177,7 @@ class TestTimeTraining:
         optimizer_kwargs: Mapping[str, Any] | None = None,
         seed: int = 0,
         torch_threads: int | None = 1,
-        batched_adaptation: bool | None = None,
+        batched_adaptation: bool = True,
     ) -> None:
         if torch_threads is not None and torch_threads < 1:
             raise ValueError(f"torch_threads must be >= 1 or None, got {torch_threads}")
@@ -213,7 +213,7 @@ class TestTimeTraining:
         self.dataset = dataset
         self.adapter = GoalObservationAdapter(policy.observation_space, dataset, flat_keys)
         self.device = self._resolve_device(device)
-        self.batched_adaptation = self.device.type == "cuda" if batched_adaptation is None else bool(batched_adaptation)
+        self.batched_adaptation = bool(batched_adaptation)
         """Env indices due on the same step fine-tune together (:mod:`ttt_gym.ttt.batched`); switched off by itself
         when the loss cannot be vmapped."""
         self._check_optimizer_kwargs()
@@ -444,7 +444,7 @@ class TestTimeTraining:
                     return
                 except Exception as error:  # e.g. a loss vmap cannot trace: one at a time from now on
                     self.batched_adaptation = False
-                    logger.warning(
+                    logger.info(
                         "TestTimeTraining: env indices cannot adapt together (%s: %s); adapting one at a time",
                         type(error).__name__,
                         error,
