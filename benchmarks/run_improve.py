@@ -21,6 +21,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from benchmarks._common import REPO_ROOT, output_path, read_config, run_record, write_json_atomic
 from benchmarks.run_ttt import agent_path
 from ttt_gym.agents import AGENTS
@@ -47,12 +49,24 @@ def build(method: str, settings: dict[str, Any], agent: Any, dataset: Any, beta:
     return OPEX(ttt, beta=float(beta if beta is not None else settings["beta"]))
 
 
-def evaluate(policy: Any, env_name: str, tasks: list[int], episodes_per_task: int, seed: int) -> dict[str, Any]:
+def evaluate(
+    policy: Any, env_name: str, tasks: list[int], episodes_per_task: int, seed: int, oracle: Any = None
+) -> dict[str, Any]:
+    """Success on the task protocol; with ``oracle``, also the error of the actions taken on the visited states."""
     from ttt_gym.goal_evaluation import evaluate_goal_policy
+    from ttt_gym.improve import RecordingPolicy, action_mse
 
     tic = time.perf_counter()
-    result = evaluate_goal_policy(policy, env_name, tasks=tasks, episodes_per_task=episodes_per_task, seed=seed)
+    recorder = RecordingPolicy(policy) if oracle is not None else None
+    result = evaluate_goal_policy(
+        recorder or policy, env_name, tasks=tasks, episodes_per_task=episodes_per_task, seed=seed
+    )
+    accuracy = {}
+    if recorder is not None:
+        states, goals, actions = recorder.visited()
+        accuracy = {"evaluation_mse": action_mse(np.clip(actions, -1, 1), oracle(states, goals))}
     return {
+        **accuracy,
         "success": result.success_rate,
         "task_success": {str(task): rate for task, rate in result.task_success.items()},
         "successes": result.successes.astype(int).tolist(),
@@ -96,6 +110,20 @@ def main(argv: list[str] | None = None) -> None:
     test_episodes = int(args.episodes_per_task or config["eval"]["episodes_per_task"])
     validation = config["validation"]
 
+    oracle = None
+    accuracy: dict[str, float] = {}
+    if config.get("accuracy"):
+        from ttt_gym.goal_evaluation import make_goal_env
+        from ttt_gym.improve import MazeOracle, action_mse
+
+        oracle = MazeOracle(make_goal_env(env_name))
+        rng = np.random.default_rng(args.seed)
+        for split, data in (("training", dataset), ("validation", GoalDataset.from_name(env_name, split="val"))):
+            batch = data.sample(5000, rng, agent.config.goal_sampling())
+            actions, _ = agent.predict(batch.observations, goal=batch.actor_goals, deterministic=True)
+            accuracy[f"{split}_mse"] = action_mse(actions, oracle(batch.observations, batch.actor_goals))
+        print(f"policy error against the oracle: {accuracy}", flush=True)
+
     results: dict[str, Any] = {}
     chosen_beta: float | None = None
     for method, settings in config["methods"].items():
@@ -107,7 +135,7 @@ def main(argv: list[str] | None = None) -> None:
                 policy = build(method, settings, agent, dataset, float(candidate))
                 scores[candidate] = evaluate(
                     policy, env_name, tasks, int(validation["episodes_per_task"]), int(validation["seed"])
-                )["success"]
+                )["success"]  # no oracle here: validation only chooses beta
                 print(f"{method} beta={candidate}: validation success {scores[candidate]:.2f}", flush=True)
             beta = float(max(grid, key=lambda b: scores[b]))
             chosen_beta = beta if method == "opex" else chosen_beta
@@ -115,12 +143,13 @@ def main(argv: list[str] | None = None) -> None:
         elif method == "gc-ttt+opex" and chosen_beta is not None and "beta" not in settings:
             beta = chosen_beta
         policy = build(method, {k: v for k, v in settings.items() if k != "validation_success"}, agent, dataset, beta)
-        results[method] = {**evaluate(policy, env_name, tasks, test_episodes, args.seed), "beta": beta}
+        results[method] = {**evaluate(policy, env_name, tasks, test_episodes, args.seed, oracle), "beta": beta}
         print(f"{method}: test success {results[method]['success']:.3f} ({results[method]['seconds']} s)", flush=True)
         if "validation_success" in settings:
             results[method]["validation_success"] = {str(k): v for k, v in settings["validation_success"].items()}
 
     record = {
+        "accuracy": accuracy,
         "name": config["name"],
         "seed": args.seed,
         "smoke": smoke is not None,
