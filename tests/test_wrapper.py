@@ -615,6 +615,10 @@ def test_env_indices_adapting_together_end_where_they_would_alone(kind, dataset)
     goals = [(1.0, 0.0), (-1.0, 0.5), (0.5, 0.5), (0.0, -1.0)]
     venv = DummyVecEnv([lambda g=g: PointGoalEnv(goal=g, flat=kind.endswith("flat")) for g in goals])
     model, _ = build(kind, venv) if not kind.startswith("gc") else build(kind)
+    with torch.no_grad():  # every parameter distinct, as after training: a swapped stacking order would show
+        generator = torch.Generator().manual_seed(7)
+        for parameter in policy_of(model).parameters():
+            parameter.add_(0.1 * torch.randn(parameter.shape, generator=generator))
     obs = venv.reset()
     before = snapshot(policy_of(model))
     adapted = {}

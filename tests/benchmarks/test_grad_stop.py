@@ -6,7 +6,6 @@ import dataclasses
 import json
 from pathlib import Path
 
-import gymnasium as gym
 import pytest
 import torch
 
@@ -19,16 +18,7 @@ ENV_KWARGS = {"max_steps": 9}  # two TTT-E2E chunk updates per episode at chunk_
 HUGE = 1e12
 
 
-@pytest.fixture(autouse=True)
-def single_thread() -> None:
-    torch.set_num_threads(1)
-
-
-def make_actor(name: str) -> TTTLinearActor | TTTE2EActor:
-    env = gym.make(ENV_ID)
-    if name == "ttt_linear":
-        return TTTLinearActor(env.observation_space, env.action_space, embed_dim=16, num_heads=2, mini_batch_size=4)
-    return TTTE2EActor(env.observation_space, env.action_space, embed_dim=16, num_layers=1, num_heads=2, chunk_size=4)
+from tests.policies.test_grad_stop import make_actor, single_thread  # noqa: E402, F401  (the same tiny actors)
 
 
 @pytest.fixture(params=["ttt_linear", "ttt_e2e"])
