@@ -147,3 +147,51 @@ def output_path(
     if smoke_flags is not None and output is None:
         parser.error(f"{smoke_flags} makes a smoke run: give {option} so no result is overwritten.")
     return default if output is None else output
+
+
+def config_argument(path: Path) -> str:
+    """``path`` as a runner argument: relative to the repository root when it lies inside (as results record it)."""
+    resolved = path.resolve()
+    try:
+        return str(resolved.relative_to(REPO_ROOT))
+    except ValueError:
+        return str(resolved)
+
+
+def seed_runs(
+    module: str,
+    config_path: Path,
+    config: dict[str, Any],
+    seeds: Sequence[int],
+    default_dir: Path,
+    output_dir: Path | None,
+    *,
+    stage: int = 0,
+) -> list[Any]:
+    """The ``ttt-gym bench`` runs of a runner that takes ``--config PATH --seed S [--output FILE]``: one per seed.
+
+    The result goes to ``default_dir`` (the runner's own default, so no ``--output``) or ``output_dir``. ``stage``
+    1 for runs that load what stage-0 runs train (see :class:`ttt_gym.bench.BenchRun`).
+    """
+    from ttt_gym.bench import BenchRun
+
+    runs = []
+    for seed in seeds:
+        argv = ["--config", config_argument(config_path), "--seed", str(seed)]
+        output = (output_dir or default_dir).resolve() / f"{config['name']}-s{seed}.json"
+        if output_dir is not None:
+            argv += ["--output", config_argument(output)]
+        runs.append(
+            BenchRun(
+                label=f"{config['name']} seed {seed}",
+                seed=seed,
+                module=module,
+                argv=tuple(argv),
+                output=output,
+                config=config,
+                root=REPO_ROOT,
+                cpus=float(config.get("torch_threads", 1)),
+                stage=stage,
+            )
+        )
+    return runs

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks._common import REPO_ROOT, output_path, read_config, run_record, write_json_atomic
+from benchmarks._common import REPO_ROOT, output_path, read_config, run_record, seed_runs, write_json_atomic
 from ttt_gym.agents import AGENTS
 
 REQUIRED_KEYS = ("name", "agent", "env_name", "train_steps", "agent_overrides", "eval", "torch_threads")
@@ -39,7 +39,9 @@ def load_config(path: Path) -> dict[str, Any]:
     return config
 
 
-def run(config: dict[str, Any], seed: int, *, smoke: bool, agent_dir: Path) -> dict[str, Any]:
+def run(
+    config: dict[str, Any], seed: int, *, smoke: bool, agent_dir: Path, argv: list[str] | None = None
+) -> dict[str, Any]:
     """Train, save and evaluate one agent; return the result record."""
     import torch
 
@@ -107,8 +109,22 @@ def run(config: dict[str, Any], seed: int, *, smoke: bool, agent_dir: Path) -> d
         "eval_steps_per_second": round(result.steps_per_second, 1),
         "policy_ms_per_step": round(result.policy_ms_per_step, 3),
         "agent_path": str(agent_path.relative_to(REPO_ROOT) if agent_path.is_relative_to(REPO_ROOT) else agent_path),
-        **run_record(started, module="benchmarks.run_agent", start=load_start, after_training=load_after_training),
+        **run_record(
+            started, module="benchmarks.run_agent", argv=argv, start=load_start, after_training=load_after_training
+        ),
     }
+
+
+def bench_runs(config_path: Path, seeds: list[int], output_dir: Path | None) -> list[Any]:
+    """``ttt-gym bench``: one run per seed (``main(["--config", PATH, "--seed", S])``); a config in a folder of
+    ``benchmarks/configs/`` (``flop_matched/``) has its results in the same folder of ``benchmarks/results/``."""
+    config = load_config(config_path)
+    results = REPO_ROOT / "benchmarks" / "results"
+    folder = config_path.resolve().parent.name
+    default = results if folder == "configs" else results / folder
+    if output_dir is None and default != results:
+        output_dir = default  # the runner's own default is benchmarks/results/: say --output
+    return seed_runs("benchmarks.run_agent", config_path, config, seeds, results, output_dir)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -133,7 +149,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     args.agent_dir.mkdir(parents=True, exist_ok=True)
 
-    record = run(config, args.seed, smoke=smoke, agent_dir=args.agent_dir.resolve())
+    record = run(config, args.seed, smoke=smoke, agent_dir=args.agent_dir.resolve(), argv=argv)
     write_json_atomic(output, record)
     print(f"wrote {output}", flush=True)
 

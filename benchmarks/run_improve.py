@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks._common import REPO_ROOT, output_path, read_config, run_record, write_json_atomic
+from benchmarks._common import REPO_ROOT, output_path, read_config, run_record, seed_runs, write_json_atomic
 from benchmarks.run_ttt import agent_path
 from ttt_gym.agents import AGENTS
 
@@ -74,6 +74,20 @@ def evaluate(
         "policy_ms_per_step": round(result.policy_ms_per_step, 3),
         "seconds": round(time.perf_counter() - tic, 1),
     }
+
+
+def bench_runs(config_path: Path, seeds: list[int], output_dir: Path | None) -> list[Any]:
+    """``ttt-gym bench``: one run per seed (``main(["--config", PATH, "--seed", S])``)."""
+    config = read_config(config_path, REQUIRED_KEYS, "a test-time improvement config")
+    return seed_runs(
+        "benchmarks.run_improve",
+        config_path,
+        config,
+        seeds,
+        REPO_ROOT / "benchmarks" / "results" / "improve",
+        output_dir,
+        stage=1,
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -28,7 +28,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks._common import REPO_ROOT, command_line, output_path, read_config, run_record, write_json_atomic
+from benchmarks._common import (
+    REPO_ROOT,
+    command_line,
+    config_argument,
+    output_path,
+    read_config,
+    run_record,
+    write_json_atomic,
+)
 
 RESULT_DIR = REPO_ROOT / "benchmarks" / "results" / "memory"
 ACTOR_DIR = REPO_ROOT / "runs" / "memory"
@@ -52,8 +60,16 @@ def load_config(path: Path) -> dict[str, Any]:
     return config
 
 
-def run(config: dict[str, Any], policy: str, seed: int, *, eval_episodes: int) -> dict[str, Any]:
-    """Train one actor with the config's trainer, save it, evaluate it; return the result record."""
+def run(
+    config: dict[str, Any],
+    policy: str,
+    seed: int,
+    *,
+    eval_episodes: int,
+    actor_dir: Path = ACTOR_DIR,
+    argv: list[str] | None = None,
+) -> dict[str, Any]:
+    """Train one actor with the config's trainer, save it in ``actor_dir``, evaluate it; return the result record."""
     import torch
     from stable_baselines3.common.logger import configure
 
@@ -63,7 +79,7 @@ def run(config: dict[str, Any], policy: str, seed: int, *, eval_episodes: int) -
     actor_name, actor_kwargs = policy, dict(config["policies"][policy])  # the trainers resolve names and presets
     env_id, env_kwargs = config["env_id"], config.get("env_kwargs", {})
     run_name = f"{config['name']}-{policy}-s{seed}"
-    log_dir = REPO_ROOT / "runs" / "memory" / "logs" / run_name
+    log_dir = actor_dir / "logs" / run_name
     logger = configure(str(log_dir), ["csv"])
     started, load_start = dt.datetime.now(dt.timezone.utc), os.getloadavg()
 
@@ -111,8 +127,8 @@ def run(config: dict[str, Any], policy: str, seed: int, *, eval_episodes: int) -
             **kwargs,
         )
     train_seconds = time.perf_counter() - tic
-    ACTOR_DIR.mkdir(parents=True, exist_ok=True)
-    actor_path = ACTOR_DIR / f"{run_name}.pt"
+    actor_dir.mkdir(parents=True, exist_ok=True)
+    actor_path = actor_dir / f"{run_name}.pt"
     actor.save(actor_path)
 
     print(f"[{run_name}] trained in {train_seconds:.0f} s", flush=True)
@@ -122,11 +138,11 @@ def run(config: dict[str, Any], policy: str, seed: int, *, eval_episodes: int) -
         "seed": seed,
         "env_id": env_id,
         "config": {k: v for k, v in config.items() if k != "budget"},
-        "actor_path": str(actor_path.relative_to(REPO_ROOT)),
+        "actor_path": config_argument(actor_path),
         "parameters": int(sum(p.numel() for p in actor.parameters())),
         "train_seconds": round(train_seconds, 1),
         **evaluate(actor, config, seed, eval_episodes),
-        **run_record(started, module="benchmarks.run_memory", start=load_start),
+        **run_record(started, module="benchmarks.run_memory", argv=argv, start=load_start),
     }
 
 
@@ -177,6 +193,38 @@ def reevaluate(path: Path, config: dict[str, Any], episodes: int, argv: list[str
     print(f"rewrote {path}", flush=True)
 
 
+def bench_runs(config_path: Path, seeds: list[int], output_dir: Path | None) -> list[Any]:
+    """``ttt-gym bench``: one run per (seed, policy); with ``output_dir``, the actors are saved there too."""
+    from ttt_gym.bench import BenchRun
+
+    config = load_config(config_path)
+    directory = (output_dir or RESULT_DIR).resolve()
+    runs = []
+    for seed in seeds:
+        for policy in config["policies"]:
+            argv = ["--config", config_argument(config_path), "--policies", policy, "--seeds", str(seed)]
+            if output_dir is not None:
+                argv += [
+                    "--output-dir",
+                    config_argument(directory),
+                    "--actor-dir",
+                    config_argument(directory / "actors"),
+                ]
+            runs.append(
+                BenchRun(
+                    label=f"{config['name']} {policy} seed {seed}",
+                    seed=seed,
+                    module="benchmarks.run_memory",
+                    argv=tuple(argv),
+                    output=directory / f"{config['name']}-{policy}-s{seed}.json",
+                    config={k: v for k, v in config.items() if k != "budget"},
+                    root=REPO_ROOT,
+                    cpus=float(config["torch_threads"]),
+                )
+            )
+    return runs
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--config", type=Path, required=True, help="benchmarks/configs/memory/NAME.json")
@@ -184,6 +232,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--eval-episodes", type=int, help="smoke test only: fewer episodes; needs --output-dir")
     parser.add_argument("--output-dir", type=Path, help="where results go (default benchmarks/results/memory)")
+    parser.add_argument("--actor-dir", type=Path, default=ACTOR_DIR, help="where trained actors go (runs/memory)")
     parser.add_argument(
         "--reevaluate",
         action="store_true",
@@ -209,7 +258,7 @@ def main(argv: list[str] | None = None) -> None:
             if output.exists():
                 print(f"skip {output} (exists)", flush=True)
                 continue
-            record = run(config, policy, seed, eval_episodes=episodes)
+            record = run(config, policy, seed, eval_episodes=episodes, actor_dir=args.actor_dir.resolve(), argv=argv)
             record["smoke"] = args.eval_episodes is not None
             write_json_atomic(output, record)
             print(f"wrote {output}", flush=True)

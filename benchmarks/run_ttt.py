@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks._common import REPO_ROOT, output_path, read_config, run_record, write_json_atomic
+from benchmarks._common import REPO_ROOT, output_path, read_config, run_record, seed_runs, write_json_atomic
 from ttt_gym.agents import AGENTS
 
 REQUIRED_KEYS = ("name", "agent", "env_name", "selector", "ttt", "eval", "torch_threads")
@@ -162,7 +162,15 @@ def load_agent_and_critic(
     return agent, path, AGENTS[critic_name].load(critic_path, dataset).value, critic_path
 
 
-def run(config: dict[str, Any], seed: int, *, smoke: bool, agent_dir: Path, baseline: bool) -> dict[str, Any]:
+def run(
+    config: dict[str, Any],
+    seed: int,
+    *,
+    smoke: bool,
+    agent_dir: Path,
+    baseline: bool,
+    argv: list[str] | None = None,
+) -> dict[str, Any]:
     """Load, wrap and evaluate one agent with GC-TTT (and without); return the result record."""
     import torch
 
@@ -243,8 +251,22 @@ def run(config: dict[str, Any], seed: int, *, smoke: bool, agent_dir: Path, base
             "last_selected": selection_stats.last_selected,
             "last_subtrajectories": getattr(selection_stats, "last_subtrajectories", None),
         },
-        **run_record(started, module="benchmarks.run_ttt", start=load_start, before_ttt=load_before_ttt),
+        **run_record(started, module="benchmarks.run_ttt", argv=argv, start=load_start, before_ttt=load_before_ttt),
     }
+
+
+def bench_runs(config_path: Path, seeds: list[int], output_dir: Path | None) -> list[Any]:
+    """``ttt-gym bench``: one run per seed (``main(["--config", PATH, "--seed", S])``)."""
+    config = load_config(config_path)
+    return seed_runs(
+        "benchmarks.run_ttt",
+        config_path,
+        config,
+        seeds,
+        REPO_ROOT / "benchmarks" / "results" / "ttt",
+        output_dir,
+        stage=1,
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -264,7 +286,9 @@ def main(argv: list[str] | None = None) -> None:
     default = REPO_ROOT / "benchmarks" / "results" / "ttt" / f"{config['name']}-s{args.seed}.json"
     output = output_path(parser, args.output, default, smoke_flags="--episodes-per-task" if smoke else None)
 
-    record = run(config, args.seed, smoke=smoke, agent_dir=args.agent_dir.resolve(), baseline=not args.no_baseline)
+    record = run(
+        config, args.seed, smoke=smoke, agent_dir=args.agent_dir.resolve(), baseline=not args.no_baseline, argv=argv
+    )
     write_json_atomic(output, record)
     print(f"wrote {output}", flush=True)
 

@@ -1,4 +1,5 @@
-"""The ``ttt-gym`` command line: ``ttt-gym demo | envs | evaluate | dataset | train | evaluate-goal | train-memory``."""
+"""The ``ttt-gym`` command line: ``ttt-gym demo | envs | evaluate | dataset | train | evaluate-goal | train-memory |
+bench``."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import gymnasium as gym
 
 import ttt_gym
 from ttt_gym.agents.cli import add_agent_commands
+from ttt_gym.bench import add_bench_command
 from ttt_gym.data.cli import add_dataset_commands
 from ttt_gym.evaluation import evaluate_success, reference_policies
 from ttt_gym.trainers.cli import add_train_commands
@@ -64,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_dataset_commands(sub)
     add_agent_commands(sub)
     add_train_commands(sub)
+    add_bench_command(sub)
     return parser
 
 
