@@ -286,6 +286,32 @@ def test_max_relevant_subsamples_before_the_cut():
     assert 40 <= len(selected) <= 200 and np.all(np.diff(selected) > 0)
 
 
+def test_reseed_makes_the_subsampling_a_function_of_the_episode_seed():
+    """After ``reseed(s)`` the ``max_relevant`` draw (and the random ablation's) depends on s alone, not on the
+    selections made before: what makes ``evaluate_goal_policy(workers=N)`` equal ``workers=1``."""
+    rng = np.random.default_rng(0)
+    observations = rng.uniform(-1, 1, size=(2001, 2)).astype(np.float32)
+    terminals = np.zeros(2001, dtype=bool)
+    terminals[100::101] = True
+    terminals[-1] = True
+    data = GoalDataset.from_arrays(
+        observations, np.zeros_like(observations), terminals, goal_space=GoalSpace((0, 1), 2, 0.3)
+    )
+    for make in (
+        lambda: GoalRelatedSelector(data, optimality="monte_carlo", epsilon=10.0, max_relevant=200, seed=3),
+        lambda: RandomSelector(data, size=50, seed=3),
+    ):
+        fresh, used = make(), make()
+        for _ in range(3):  # a history of earlier selections
+            used.select(np.zeros(2), np.array([0.5, 0.5]))
+        fresh.reseed(7)
+        used.reseed(7)
+        first = fresh.select(np.zeros(2), np.array([0.5, 0.5])).indices
+        np.testing.assert_array_equal(first, used.select(np.zeros(2), np.array([0.5, 0.5])).indices)
+        fresh.reseed(8)
+        assert not np.array_equal(first, fresh.select(np.zeros(2), np.array([0.5, 0.5])).indices)
+
+
 def test_critic_free_cut_drops_sub_trajectories_that_never_reach_the_goal(dataset):
     # Relevant to (0, 0) with epsilon 1.5: rows 0, 1 (reach (3, 0)) and 5, 6 (never). A cut at 90% would keep
     # the never-reaching rows as ties; the critic-free cut keeps only the ones with a return towards the goal.

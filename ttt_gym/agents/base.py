@@ -378,6 +378,11 @@ class GoalConditionedAgent(ABC):
         actions, _ = self.policy.predict(obs_dict, deterministic=deterministic)
         return actions, state
 
+    def reseed(self, seed: int) -> None:
+        """Key the noise of the next sampled actions by ``(config.seed, seed)``
+        (:meth:`GoalConditionedPolicy.reseed`); the evaluation functions pass each episode's seed."""
+        self.policy.reseed(seed)
+
     def _evaluate_in_chunks(self, fn: Any, *arrays: np.ndarray | torch.Tensor, chunk_size: int = 65536) -> np.ndarray:
         """Apply a tensor function to row chunks of ``arrays`` without gradients; returns a float32 numpy array.
 

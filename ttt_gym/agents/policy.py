@@ -18,6 +18,7 @@ from stable_baselines3.common.policies import BasePolicy
 
 from ttt_gym._checkpoint import read_checkpoint, spaces_from_data, spaces_to_data, write_checkpoint
 from ttt_gym.agents.networks import GaussianActor
+from ttt_gym.evaluation import derived_seed
 
 __all__ = ["GOAL_KEY", "OBSERVATION_KEY", "GoalConditionedPolicy", "flat_dim", "goal_spaces", "resolve_device"]
 
@@ -76,7 +77,7 @@ class GoalConditionedPolicy(BasePolicy):
 
     ``predict`` is SB3's (eval mode, ``no_grad``, batching, clipping to the action space), so
     ``evaluate_policy`` and any SB3 tool can drive it. Deterministic actions are the Gaussian mean; stochastic ones
-    add noise from a generator seeded with ``seed``.
+    add noise from a generator seeded with ``seed``, or with ``(seed, s)`` after :meth:`reseed` ``(s)``.
 
     Args:
         observation_space: a Dict space with ``observation`` and ``desired_goal`` Box entries (others are ignored).
@@ -105,6 +106,7 @@ class GoalConditionedPolicy(BasePolicy):
             obs_dim, goal_dim, flat_dim(action_space), self.actor_hidden_dims, const_std=const_std
         )
         self._generator: torch.Generator | None = None
+        self._episode_seed: int | None = None
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
         return {
@@ -135,10 +137,17 @@ class GoalConditionedPolicy(BasePolicy):
         policy.load_state_dict(saved["state_dict"])
         return policy.to(resolve_device(device))
 
+    def reseed(self, seed: int) -> None:
+        """Draw the noise of the next stochastic actions from a stream keyed by ``(self.seed, seed)`` (the evaluation
+        functions pass each episode's seed, so that an episode's noise does not depend on the episodes before it)."""
+        self._episode_seed = int(seed)
+        self._generator = None
+
     def _noise_generator(self, device: torch.device) -> torch.Generator:
         if self._generator is None or self._generator.device != device:
             self._generator = torch.Generator(device=device)
-            self._generator.manual_seed(self.seed)
+            episode = self._episode_seed
+            self._generator.manual_seed(self.seed if episode is None else derived_seed((self.seed, episode)))
         return self._generator
 
     def forward(self, observation: dict[str, torch.Tensor], deterministic: bool = True) -> torch.Tensor:

@@ -51,6 +51,7 @@ from gymnasium import spaces
 from torch import nn
 from torch.distributions import Distribution
 
+from ttt_gym.evaluation import derived_seed
 from ttt_gym.policies.blocks import (
     LOG_STD_MAX,
     LOG_STD_MIN,
@@ -134,6 +135,7 @@ class SequenceActor(nn.Module, ABC):
         self.input_dim = self.observation_dim + (self.action_dim if self.config.previous_action else 0)
         self._register_normalisers()
         self._generator: torch.Generator | None = None
+        self._episode_seed: int | None = None
 
     # -- construction helpers -------------------------------------------------------------------------------------
 
@@ -449,11 +451,22 @@ class SequenceActor(nn.Module, ABC):
     def reset_sampling(self) -> None:
         """Restart the seeded stream of sampled actions (``config.seed``), as a freshly loaded actor has it."""
         self._generator = None
+        self._episode_seed = None
+
+    def reseed(self, seed: int) -> None:
+        """Draw the next sampled actions from a stream keyed by ``(config.seed, seed)`` (the evaluation functions pass
+        each episode's seed, so that an episode's draws do not depend on the episodes before it);
+        :meth:`reset_sampling` goes back to the ``config.seed`` stream."""
+        self._generator = None
+        self._episode_seed = int(seed)
 
     def _choose(self, distribution: Distribution, deterministic: bool) -> torch.Tensor:
         if self._generator is None or self._generator.device != self.device:
             self._generator = torch.Generator(device=self.device)
-            self._generator.manual_seed(self.config.seed)
+            episode = self._episode_seed
+            self._generator.manual_seed(
+                self.config.seed if episode is None else derived_seed((self.config.seed, episode))
+            )
         return choose_actions(distribution, self.action_space, self._generator, deterministic)
 
     # -- subclass hooks -------------------------------------------------------------------------------------------

@@ -35,7 +35,9 @@ class EnvSlot:
     steps: int = 0
     """Steps since the episode (or goal) started."""
     attempts: int = 0
-    """Adaptations started in this slot (seeds their minibatch sampling)."""
+    """Adaptations started in this slot (since the last :meth:`reseed`, if any); seeds their minibatch sampling."""
+    episode_seed: int | None = None
+    """The seed of the last :meth:`reseed`, None if never reseeded."""
     generation: int = 0
     """Bumped at every episode / goal start; background results of an older generation are discarded."""
     job: Future[tuple[int, BasePolicy | None]] | None = None
@@ -47,6 +49,20 @@ class EnvSlot:
         self.steps = 0
         self.generation += 1
         self.due = None
+
+    def reseed(self, episode_seed: int) -> None:
+        """Key the next adaptations by ``episode_seed``, their count restarting at 0."""
+        self.episode_seed = int(episode_seed)
+        self.attempts = 0
+
+    def next_adaptation_key(self, seed: int) -> tuple[int, ...]:
+        """Count one more adaptation and return the key of its minibatch stream: ``(seed, index, attempts)``, or
+        ``(seed, index, episode_seed, attempts)`` after :meth:`reseed` (so that it does not depend on earlier
+        episodes)."""
+        self.attempts += 1
+        if self.episode_seed is None:
+            return (seed, self.index, self.attempts)
+        return (seed, self.index, self.episode_seed, self.attempts)
 
 
 class InlineSchedule:
@@ -62,9 +78,9 @@ class InlineSchedule:
         """Nothing to collect."""
 
     def adapt(self, slot: EnvSlot, state: np.ndarray, goal: np.ndarray) -> None:
-        slot.attempts += 1
+        key = slot.next_adaptation_key(self.seed)
         self._restore(slot.policy)
-        if not self._adapt(slot.policy, state, goal, (self.seed, slot.index, slot.attempts)):
+        if not self._adapt(slot.policy, state, goal, key):
             self._restore(slot.policy)
 
     def wait(self, slots: Iterable[EnvSlot], timeout: float | None = None) -> None:
@@ -144,8 +160,7 @@ class BackgroundSchedule:
             self._executor = None
 
     def _launch(self, slot: EnvSlot, state: np.ndarray, goal: np.ndarray) -> None:
-        slot.attempts += 1
-        seed = (self.seed, slot.index, slot.attempts)
+        seed = slot.next_adaptation_key(self.seed)
         if self._executor is None:
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ttt")
         generation = slot.generation

@@ -47,6 +47,7 @@ import numpy as np
 
 from ttt_gym.data import GoalDataset
 from ttt_gym.data.goal_space import GoalSpace
+from ttt_gym.evaluation import derived_seed
 from ttt_gym.ttt.selection_types import Critic, Selection, SelectionStats, Selector, goal_coordinates
 
 __all__ = [
@@ -214,6 +215,7 @@ class GoalRelatedSelector:
         self.max_relevant = max_relevant
         self.subtrajectory_steps = subtrajectory_steps
         self.best_cut_every = best_cut_every
+        self.seed = int(seed)
         self.rng = np.random.default_rng(seed)
         self.cache_goals = int(cache_goals)
         self.stats = SelectionStats()
@@ -230,6 +232,11 @@ class GoalRelatedSelector:
         self._goal_caches: OrderedDict[bytes, _GoalCache] = OrderedDict()
 
     # -- public -------------------------------------------------------------------------------------------------------
+
+    def reseed(self, seed: int) -> None:
+        """Key the ``max_relevant`` subsampling by ``(self.seed, seed)`` (an episode's seed), so that an episode's
+        selections do not depend on the episodes before it (what the wrapper's ``reseed`` forwards)."""
+        self.rng = np.random.default_rng(derived_seed((self.seed, seed)))
 
     def select(self, state: np.ndarray, goal: np.ndarray) -> Selection:
         """D(s, g*): the states of the sub-trajectories that start relevant to ``state`` and are optimal for ``goal``
@@ -486,8 +493,13 @@ class RandomSelector:
             raise ValueError(f"size must be positive, got {size}")
         self.dataset = dataset
         self.size = int(size)
+        self.seed = int(seed)
         self.rng = np.random.default_rng(seed)
         self.stats = SelectionStats()
+
+    def reseed(self, seed: int) -> None:
+        """Key the generator by ``(self.seed, seed)``, an episode's seed (:func:`ttt_gym.evaluation.reseed_policy`)."""
+        self.rng = np.random.default_rng(derived_seed((self.seed, seed)))
 
     def select(self, state: np.ndarray, goal: np.ndarray) -> Selection:
         """``size`` distinct random transition indices, sorted; which are at ``goal`` by the dataset's goal space."""

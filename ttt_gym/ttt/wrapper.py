@@ -34,6 +34,7 @@ from stable_baselines3.common.utils import get_device
 
 from ttt_gym.agents.base import GoalConditionedAgent
 from ttt_gym.data import GoalDataset
+from ttt_gym.evaluation import derived_seed, reseed_policy
 from ttt_gym.ttt.adapter import (
     DESIRED_KEY,
     OBSERVATION_KEY,
@@ -141,7 +142,9 @@ class TestTimeTraining:
         optimizer_kwargs: Keyword arguments of the fine-tuning's ``torch.optim.Adam`` (``lr`` excepted) over the
             defaults, ``foreach=True`` on the CPU and ``fused=True`` on CUDA. ``{"fused": True}`` on the CPU takes
             about 6% less time per step at 512^3 / batch 256; the weights then differ at float rounding.
-        seed: Seeds the minibatch sampling (per environment index and adaptation).
+        seed: Seeds the minibatch sampling (per environment index and adaptation): the ``n``-th adaptation of
+            environment index ``i`` draws from ``(seed, i, n)``, or from ``(seed, i, s, n)`` counting from the last
+            :meth:`reseed` ``(s)``.
         torch_threads: torch's intra-op threads during selection and fine-tuning (restored afterwards); None leaves
             them alone. Small-batch fine-tuning is fastest on one thread and must not depend on the caller's
             setting: on this project's loaded 2-core CPU, 286-314 ms per GC-BC 256x256 adaptation with one thread
@@ -251,13 +254,10 @@ class TestTimeTraining:
         self.selector = selector
         self.loss: TTTLoss = loss if loss is not None else default_loss(model_or_policy)
         self._slots: dict[int, EnvSlot] = {}
+        self._episode_seed: int | None = None
         self._stats_lock = threading.Lock()
         self.stats = TTTStats()
-        self._schedule: InlineSchedule | BackgroundSchedule = (
-            BackgroundSchedule(self._adapt, self._restore, self.seed, self._fresh_copy, self._count)
-            if self.asynchronous
-            else InlineSchedule(self._adapt, self._restore, self.seed)
-        )
+        self._schedule = self._make_schedule()
 
     # -- SB3 interface --------------------------------------------------------------------------------------------
 
@@ -331,6 +331,22 @@ class TestTimeTraining:
             raise KeyError(f"Environment index {env_index} has not acted yet (known: {sorted(self._slots)})")
         return self._slots[env_index].policy
 
+    def reseed(self, seed: int) -> None:
+        """Key the random streams of what follows by ``seed`` (the evaluation functions pass each episode's seed).
+
+        Every environment index's fine-tuning minibatches then come from ``(self.seed, index, seed, n)`` for its
+        ``n``-th adaptation since this call, rather than from ``(self.seed, index, n)`` counted over the wrapper's
+        lifetime, so an episode's adaptations do not depend on the episodes before it. The acting copies (their
+        sampling noise), the wrapped model and the selector are reseeded too where they have ``reseed``. Never
+        called: the streams are the lifetime ones, as they always were.
+        """
+        self._episode_seed = int(seed)
+        for slot in self._slots.values():
+            slot.reseed(seed)
+            reseed_policy(slot.policy, seed)
+        for part in (self._pretrained, self.model, self.selector):  # new copies start from the pretrained one
+            reseed_policy(part, seed)
+
     def reset(self, env_index: int | None = None) -> None:
         """Restart test-time training for one environment index (or all): the next step adapts afresh."""
         for index in list(self._slots) if env_index is None else [env_index]:
@@ -346,6 +362,22 @@ class TestTimeTraining:
         """Wait for background adaptations and stop the worker thread."""
         self.wait()
         self._schedule.close()
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without the environment slots, the schedule (its worker thread), the lock and the policy view (a
+        closure): a copy, e.g. a Ray task's, starts with fresh slots as after construction, and keeps the counters
+        and the last :meth:`reseed`."""
+        state = self.__dict__.copy()
+        for name in ("_slots", "_schedule", "_stats_lock", "_view"):
+            del state[name]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._slots = {}
+        self._stats_lock = threading.Lock()
+        self._view = PolicyView.of(self._pretrained, self.adapter.to_policy, self.device)
+        self._schedule = self._make_schedule()
 
     def __repr__(self) -> str:
         return (
@@ -368,10 +400,15 @@ class TestTimeTraining:
             return agent_device
         return get_device(device)
 
+    def _make_schedule(self) -> InlineSchedule | BackgroundSchedule:
+        if self.asynchronous:
+            return BackgroundSchedule(self._adapt, self._restore, self.seed, self._fresh_copy, self._count)
+        return InlineSchedule(self._adapt, self._restore, self.seed)
+
     def _slot(self, index: int) -> EnvSlot:
         slot = self._slots.get(index)
         if slot is None:
-            slot = self._slots[index] = EnvSlot(index=index, policy=self._fresh_copy())
+            slot = self._slots[index] = EnvSlot(index=index, policy=self._fresh_copy(), episode_seed=self._episode_seed)
         return slot
 
     def _restore(self, policy: BasePolicy) -> None:
@@ -415,12 +452,12 @@ class TestTimeTraining:
         with torch_threads(self.torch_threads):
             ready: list[tuple[EnvSlot, TTTBatch, tuple[int, ...]]] = []
             for slot, state, goal in zip(slots, states, goals, strict=True):
-                slot.attempts += 1
+                key = slot.next_adaptation_key(self.seed)
                 self._restore(slot.policy)
                 try:
                     batch = self._selected_batch(state, goal)
                     if batch is not None:
-                        ready.append((slot, batch, (self.seed, slot.index, slot.attempts)))
+                        ready.append((slot, batch, key))
                 except Exception as error:
                     self._record_error(error)
             if len(ready) > 1 and self.steps > 0 and self.batched_adaptation:
@@ -519,7 +556,7 @@ class TestTimeTraining:
 
     def _generator(self, seed: tuple[int, ...]) -> torch.Generator:
         generator = torch.Generator(device=self.device)
-        generator.manual_seed(int(np.random.SeedSequence(list(seed)).generate_state(1)[0]))
+        generator.manual_seed(derived_seed(seed))
         return generator
 
     def _check_optimizer_kwargs(self) -> None:
