@@ -495,7 +495,7 @@ def add_bench_command(sub: Any) -> None:
         "--sweep",
         action="append",
         metavar="KEY=V1,V2",
-        help="Ray Tune grid over a dotted config key (repeatable), e.g. --sweep ttt.every=25,50 --sweep ttt.lr=1e-4,3e-4",
+        help="a Ray Tune grid over a dotted config key (repeatable): --sweep ttt.every=25,50 --sweep ttt.lr=3e-4,1e-3",
     )
     bench_parser.set_defaults(func=cmd_bench)
 
