@@ -194,11 +194,15 @@ def reevaluate(path: Path, config: dict[str, Any], episodes: int, argv: list[str
 
 
 def bench_runs(config_path: Path, seeds: list[int], output_dir: Path | None) -> list[Any]:
-    """``ttt-gym bench``: one run per (seed, policy); with ``output_dir``, the actors are saved there too."""
+    """``ttt-gym bench``: one run per (seed, policy); with ``output_dir``, the actors go to ``runs/memory/`` + its
+    place under ``benchmarks/results/`` (or into ``output_dir/actors`` when it lies elsewhere)."""
     from ttt_gym.bench import BenchRun
 
     config = load_config(config_path)
     directory = (output_dir or RESULT_DIR).resolve()
+    results = REPO_ROOT / "benchmarks" / "results"
+    # Actors are not committed: for results under benchmarks/results/X, they go to runs/memory/X.
+    actors = ACTOR_DIR / directory.relative_to(results) if directory.is_relative_to(results) else directory / "actors"
     runs = []
     for seed in seeds:
         for policy in config["policies"]:
@@ -208,7 +212,7 @@ def bench_runs(config_path: Path, seeds: list[int], output_dir: Path | None) -> 
                     "--output-dir",
                     config_argument(directory),
                     "--actor-dir",
-                    config_argument(directory / "actors"),
+                    config_argument(actors),
                 ]
             runs.append(
                 BenchRun(
