@@ -418,3 +418,27 @@ def test_reaches_goal_is_the_success_test_of_the_returns(dataset):
     np.testing.assert_array_equal(selector.goal_space.is_success(dataset.observations, goal), at_goal)
     selection = make_selector("relevant-only", dataset, epsilon=5.0, subtrajectory_steps=1).select(np.zeros(2), goal)
     np.testing.assert_array_equal(selection.reaches_goal, at_goal[selection.indices])
+
+
+def test_critic_calls_run_on_the_selectors_thread_count_whatever_the_callers():
+    """Selection is small-batch work: it runs on ``torch_threads`` (1 by default) and leaves the caller's count."""
+    import torch
+
+    seen = []
+
+    def critic(states, goals):
+        seen.append(torch.get_num_threads())
+        return -np.linalg.norm(states - goals, axis=1)
+
+    data = _dataset()
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        make_selector("gc-ttt", data, critic, epsilon=1.5).select(np.zeros(2), np.array([3.0, 0.0]))
+        make_selector("gc-ttt", data, critic, epsilon=1.5, torch_threads=None).select(np.zeros(2), np.array([3.0, 0.0]))
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+    assert seen[0] == 1 and seen[-1] == 2
+    with pytest.raises(ValueError, match="torch_threads"):
+        make_selector("gc-ttt", data, critic, torch_threads=0)

@@ -48,6 +48,7 @@ import numpy as np
 from ttt_gym.data import GoalDataset
 from ttt_gym.data.goal_space import GoalSpace
 from ttt_gym.evaluation import derived_seed
+from ttt_gym.ttt.copies import torch_threads as threads_set_to
 from ttt_gym.ttt.selection_types import Critic, Selection, SelectionStats, Selector, goal_coordinates
 
 __all__ = [
@@ -126,6 +127,9 @@ class GoalRelatedSelector:
         success_tolerance: Goal-reaching radius of the reward; defaults to the dataset's success threshold.
         cache_goals: Number of goals whose caches are kept (one per concurrent environment is enough).
         seed: Seed of the ``max_relevant`` subsampling.
+        torch_threads: torch's intra-op threads during the critic calls (restored afterwards; None: unchanged). One
+            by default: the calls are small batches, which more threads slow down whenever another process uses
+            the other cores (docs/TTT.md, "Measured speed").
 
     Reaching the goal ends a sub-trajectory: its return is ``-(1 - gamma^k) / (1 - gamma)`` after ``k`` steps and the
     critic is not consulted, matching OGBench's value targets (mask 0 at the goal). A Monte-Carlo return of a
@@ -154,7 +158,10 @@ class GoalRelatedSelector:
         success_tolerance: float | None = None,
         cache_goals: int = 16,
         seed: int = 0,
+        torch_threads: int | None = 1,
     ) -> None:
+        if torch_threads is not None and torch_threads < 1:
+            raise ValueError(f"torch_threads must be >= 1 or None, got {torch_threads}")
         if relevance not in ("distance", "value", "none"):
             raise ValueError(f"relevance must be 'distance', 'value' or 'none', got {relevance!r}")
         if optimality == "auto":
@@ -218,6 +225,7 @@ class GoalRelatedSelector:
         self.seed = int(seed)
         self.rng = np.random.default_rng(seed)
         self.cache_goals = int(cache_goals)
+        self.torch_threads = torch_threads
         self.stats = SelectionStats()
 
         # The success test of the returns (and of the rewards the wrapper fine-tunes with): the dataset's goal space
@@ -357,7 +365,8 @@ class GoalRelatedSelector:
             return candidates
         assert self.critic is not None and self.value_threshold is not None
         goals = self.dataset.observations.take(candidates, axis=0)
-        values = np.asarray(self.critic(np.broadcast_to(state, goals.shape), goals)).reshape(-1)
+        with threads_set_to(self.torch_threads):
+            values = np.asarray(self.critic(np.broadcast_to(state, goals.shape), goals)).reshape(-1)
         self.stats.critic_states += len(candidates)
         return candidates[values > self.value_threshold]
 
@@ -470,9 +479,10 @@ class GoalRelatedSelector:
             todo = np.unique(rows[missing])
             states = self.dataset.observations.take(todo, axis=0)
             assert self.critic is not None
-            computed = np.asarray(
-                self.critic(states, np.broadcast_to(cache.critic_goal, (len(todo), len(cache.critic_goal))))
-            )
+            with threads_set_to(self.torch_threads):
+                computed = np.asarray(
+                    self.critic(states, np.broadcast_to(cache.critic_goal, (len(todo), len(cache.critic_goal))))
+                )
             cache.values[todo] = computed.reshape(-1)
             self.stats.critic_states += len(todo)
             values = cache.values.take(rows)
