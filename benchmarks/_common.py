@@ -8,17 +8,20 @@ written with :func:`write_json_atomic`, so an interrupted run never leaves a fil
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
 import platform
 import re
+import select
 import shlex
 import subprocess
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -195,3 +198,78 @@ def seed_runs(
             )
         )
     return runs
+
+
+# A neighbour's work: one-thread float32 matmuls, the kind of load another benchmark job puts on a core.
+_BURN_ONE_CORE = """
+import torch
+
+torch.set_num_threads(1)
+a, b = torch.randn(256, 256), torch.randn(256, 256)
+out = torch.empty(256, 256)
+print("ready", flush=True)
+while True:
+    torch.mm(a, b, out=out)
+"""
+_NEIGHBOUR_START_TIMEOUT_S = 120.0
+
+
+@contextlib.contextmanager
+def busy_neighbour(cores: int = 1) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """The busy-machine case: another process using one core, as when two benchmark jobs share this 2-core machine.
+
+    Starts ``cores`` processes, each running one-thread torch matmuls in a loop (one core each), and yields them once
+    every one has imported torch and started its loop; they are killed, and waited for, when the block ends, also on
+    an exception. The timed code then shares the machine as it does when another job runs beside it: on 2 cores,
+    torch's default of 2 intra-op threads made small-batch work 30x slower then (``docs/BENCHMARKS.md``).
+
+    Raises:
+        RuntimeError: a neighbour exited, or did not start its loop within 120 s (its stderr is quoted).
+    """
+    if cores < 1:
+        raise ValueError(f"busy_neighbour needs cores >= 1, got {cores}")
+    # One thread in every library torch may use, so that each neighbour loads exactly one core.
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    neighbours: list[subprocess.Popen[bytes]] = []
+    with contextlib.ExitStack() as files:
+        try:
+            stderrs = []
+            for _ in range(cores):
+                stderrs.append(files.enter_context(tempfile.TemporaryFile()))  # a full pipe would block the child
+                neighbours.append(
+                    subprocess.Popen(
+                        [sys.executable, "-c", _BURN_ONE_CORE],
+                        stdin=subprocess.DEVNULL,
+                        stdout=subprocess.PIPE,
+                        stderr=stderrs[-1],
+                        env=env,
+                    )
+                )
+            for neighbour, stderr in zip(neighbours, stderrs, strict=True):
+                _wait_until_ready(neighbour, stderr)
+            yield neighbours
+        finally:
+            for neighbour in neighbours:
+                neighbour.kill()
+            for neighbour in neighbours:
+                neighbour.wait()
+                if neighbour.stdout is not None:
+                    neighbour.stdout.close()
+
+
+def _wait_until_ready(neighbour: subprocess.Popen[bytes], stderr: IO[bytes]) -> None:
+    """Block until ``neighbour`` prints its ``ready`` line; a RuntimeError quoting its ``stderr`` if it exits first
+    or takes too long."""
+    assert neighbour.stdout is not None
+    readable, _, _ = select.select([neighbour.stdout], [], [], _NEIGHBOUR_START_TIMEOUT_S)
+    if readable and neighbour.stdout.readline().strip() == b"ready":
+        return
+    neighbour.kill()
+    neighbour.wait()
+    stderr.seek(0)
+    message = stderr.read().decode(errors="replace")[-2000:]
+    what = "exited" if readable else f"did not start within {_NEIGHBOUR_START_TIMEOUT_S:.0f} s"
+    raise RuntimeError(
+        f"busy_neighbour: the neighbour process (pid {neighbour.pid}) {what} before its matmul loop; it needs torch "
+        f"in {sys.executable}. Its stderr: {message or '(empty)'}"
+    )

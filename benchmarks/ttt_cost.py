@@ -28,11 +28,20 @@ repeat kept in the JSON, because other processes may share the cores: the load a
 each cell are recorded. Writes ``benchmarks/results/ttt_cost.json`` (``--output``) after every cell and prints a
 markdown table; ``--threads``, ``--methods``, ``--batch-sizes`` and ``--repeats`` run a part of the grid, and
 ``--append`` adds that part's cells to the existing result (each run's command and load are kept under ``runs``).
+
+The machine's load is a dimension of the grid too (``loads`` in the config, ``["idle"]`` if absent; ``--loads idle
+busy``). ``idle``: the benchmark starts nothing beside the cell (other processes may still run: see the load
+averages). ``busy``: the cell runs inside :func:`benchmarks._common.busy_neighbour`, another process using one core,
+as when two benchmark jobs share this 2-core machine. Each cell records its ``load``; a cell's idle and busy runs
+follow each other, so that other jobs' load drifts little between them. Both cases, as issue 11 asks::
+
+    .venv/bin/python -m benchmarks.ttt_cost --config benchmarks/configs/ttt_cost.json --loads idle busy
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -43,17 +52,29 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks._common import REPO_ROOT, command_line, git_commit, machine_info, read_config, write_json_atomic
+from benchmarks._common import (
+    REPO_ROOT,
+    busy_neighbour,
+    command_line,
+    git_commit,
+    machine_info,
+    read_config,
+    write_json_atomic,
+)
 
 DEFAULT_CONFIG = REPO_ROOT / "benchmarks" / "configs" / "ttt_cost.json"
 DEFAULT_OUTPUT = REPO_ROOT / "benchmarks" / "results" / "ttt_cost.json"
 REQUIRED_KEYS = ("name", "env_name", "hidden_dims", "pretrain", "ttt", "batch_sizes", "threads", "methods", "episode")
 AGENTS = ("gcbc", "gcivl")
+LOADS = ("idle", "busy")
 
 
 def load_config(path: Path) -> dict[str, Any]:
     """Read and check the cost config (see ``benchmarks/configs/ttt_cost.json``)."""
     config = read_config(path, REQUIRED_KEYS, "the cost config")
+    bad_loads = [load for load in config.get("loads", ["idle"]) if load not in LOADS]
+    if bad_loads:
+        raise ValueError(f"{path}: unknown load(s) {bad_loads}; loads lists {' and/or '.join(LOADS)}.")
     for method in config["methods"]:
         if method.get("agent") not in AGENTS:
             raise ValueError(f"{path}: method {method.get('name')!r}: agent must be one of {AGENTS}.")
@@ -101,9 +122,18 @@ def pretrain_agents(config: dict[str, Any], dataset: Any) -> tuple[dict[str, Any
 
 
 def wrapper_factory(
-    method: dict[str, Any], config: dict[str, Any], agents: dict[str, Any], dataset: Any, batch_size: int
+    method: dict[str, Any],
+    config: dict[str, Any],
+    agents: dict[str, Any],
+    dataset: Any,
+    batch_size: int,
+    threads: int | None = None,
 ) -> Callable[[], Any]:
-    """A function building a fresh wrapper (and selector) for ``method``, or the bare agent for ``selector: null``."""
+    """A function building a fresh wrapper (and selector) for ``method``, or the bare agent for ``selector: null``.
+
+    ``threads``: the torch threads of the selection and fine-tuning (the wrapper's and selector's ``torch_threads``),
+    so that a cell's thread count applies to all of its work; None keeps their default (one).
+    """
     from ttt_gym.ttt.selection import make_selector
     from ttt_gym.ttt.wrapper import TestTimeTraining
 
@@ -121,8 +151,9 @@ def wrapper_factory(
     ttt_kwargs = {key: value for key, value in config["ttt"].items() if key != "note"}
 
     def build() -> Any:
-        selector = make_selector(kind, dataset, critic, **selector_kwargs)
-        return TestTimeTraining(agent, dataset, selector=selector, batch_size=batch_size, **ttt_kwargs)
+        threading = {} if threads is None else {"torch_threads": threads}
+        selector = make_selector(kind, dataset, critic, **{**threading, **selector_kwargs})
+        return TestTimeTraining(agent, dataset, selector=selector, batch_size=batch_size, **{**threading, **ttt_kwargs})
 
     return build
 
@@ -264,13 +295,16 @@ def _fmt(value: float | None, digits: int = 2) -> str:
 
 
 def markdown_table(cells: list[dict[str, Any]]) -> str:
-    """One row per cell: the fastest repeat's seconds per part, rates and the load average."""
+    """One row per cell: the fastest repeat's seconds per part, rates and the load average.
+
+    Cells measured before the load was recorded ran with no neighbour started: they read ``idle``.
+    """
     header = (
-        "| method | batch | threads | s / episode (fastest; all) | Hz | selection s | fine-tuning s | acting + other s "
-        "| env s | CPU s | adaptations | ms per adaptation: selection + fine-tuning | fine-tuning GFLOP/s "
-        "| % of matmul rate | load avg (start, end) |"
+        "| method | batch | threads | load | s / episode (fastest; all) | Hz | selection s | fine-tuning s "
+        "| acting + other s | env s | CPU s | adaptations | ms per adaptation: selection + fine-tuning "
+        "| fine-tuning GFLOP/s | % of matmul rate | load avg (start, end) |"
     )
-    lines = [header, "|" + "---|" * 3 + "---:|" * 11 + "---|"]
+    lines = [header, "|" + "---|" * 4 + "---:|" * 11 + "---|"]
     for cell in cells:
         best = cell["fastest"]
         all_seconds = ", ".join(f"{record['seconds']:.1f}" for record in cell["episodes"])
@@ -286,7 +320,7 @@ def markdown_table(cells: list[dict[str, Any]]) -> str:
         if best["too_little_data"]:
             adaptations += f" (+{best['too_little_data']} empty)"
         lines.append(
-            f"| {cell['label']} | {cell['batch_size'] or '-'} | {cell['threads']} "
+            f"| {cell['label']} | {cell['batch_size'] or '-'} | {cell['threads']} | {cell.get('load', 'idle')} "
             f"| {best['seconds']:.1f} ({all_seconds}) | {best['hz']:.1f} | {best['selection_seconds']:.2f} "
             f"| {best['finetune_seconds']:.2f} | {best['acting_seconds']:.2f} | {best['env_seconds']:.2f} "
             f"| {best['cpu_seconds']:.1f} | {adaptations} | {per_adaptation} | {_fmt(best['finetune_gflops'], 1)} "
@@ -304,6 +338,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--batch-sizes", type=int, nargs="+", help="override the config's batch sizes")
     parser.add_argument("--repeats", type=int, help="override the config's repeats per cell")
     parser.add_argument(
+        "--loads",
+        nargs="+",
+        choices=LOADS,
+        help="override the config's loads (idle: nothing else started; busy: beside a process using one core)",
+    )
+    parser.add_argument(
         "--append", action="store_true", help="keep the cells already in --output and add this run's (one table)"
     )
     args = parser.parse_args(argv)
@@ -320,11 +360,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             ("methods", args.methods),
             ("batch_sizes", args.batch_sizes),
             ("repeats", args.repeats),
+            ("loads", args.loads),
         )
         if value is not None
     }
     threads = overrides.get("threads", config["threads"])
     repeats = int(overrides.get("repeats", config["episode"]["repeats"]))
+    loads = list(overrides.get("loads", config.get("loads", ["idle"])))
     methods = [m for m in config["methods"] if "methods" not in overrides or m["name"] in overrides["methods"]]
     if not methods:
         raise ValueError(f"No method named {args.methods}; the config has {[m['name'] for m in config['methods']]}.")
@@ -379,21 +421,25 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             if "batch_sizes" in overrides:
                 batch_sizes = [b for b in batch_sizes if b in overrides["batch_sizes"]]
             for batch_size in [None] if method.get("selector") is None else batch_sizes:
-                build = wrapper_factory(method, config, agents, dataset, int(batch_size or 1))
+                build = wrapper_factory(method, config, agents, dataset, int(batch_size or 1), int(n_threads))
                 flops = {"finetune_per_adaptation": 0.0, "selection_per_critic_state": 0.0, "act_per_step": 0.0}
                 if method.get("selector") is not None:
                     flops = count_flops(build, observation, dataset)  # also warms the code paths up
-                cell = {
-                    "method": method["name"],
-                    "label": method.get("label", method["name"]),
-                    "batch_size": batch_size,
-                    "threads": int(n_threads),
-                    "flops": flops,
-                    **run_cell(build, flops, config, repeats),
-                }
-                cells.append(cell)
-                save(complete=False)
-                print(markdown_table([cell]).splitlines()[-1], flush=True)
+                for load in loads:
+                    with busy_neighbour() if load == "busy" else contextlib.nullcontext():
+                        timing = run_cell(build, flops, config, repeats)
+                    cell = {
+                        "method": method["name"],
+                        "label": method.get("label", method["name"]),
+                        "batch_size": batch_size,
+                        "threads": int(n_threads),
+                        "load": load,
+                        "flops": flops,
+                        **timing,
+                    }
+                    cells.append(cell)
+                    save(complete=False)
+                    print(markdown_table([cell]).splitlines()[-1], flush=True)
 
     record = save(complete=True)
     print(record["table_markdown"])

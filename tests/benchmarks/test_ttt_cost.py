@@ -61,7 +61,11 @@ def test_cost_table_on_tiny_networks(tmp_path, dataset_dir):
 
     # --append adds a run's cells to the same table.
     appended = ttt_cost.main(
-        ["--config", str(config_path), "--output", str(output), "--append", "--methods", "pretrained", "--repeats", "1"]
+        [
+            *("--config", str(config_path), "--output", str(output), "--append", "--methods", "pretrained"),
+            *("--repeats", "1", "--loads", "idle", "busy"),
+        ]
     )
-    assert len(appended["cells"]) == 5 and len(appended["runs"]) == 2
+    assert len(appended["cells"]) == 6 and len(appended["runs"]) == 2
+    assert [cell["load"] for cell in appended["cells"][4:]] == ["idle", "busy"]  # the busy one beside a neighbour
     assert appended["cells"][:4] == json.loads(json.dumps(record["cells"]))
