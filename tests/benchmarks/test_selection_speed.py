@@ -24,7 +24,7 @@ def test_the_committed_config_times_a_512_cubed_critic_idle_and_busy() -> None:
     config = selection_speed.load_config(selection_speed.DEFAULT_CONFIG)
     assert config["critic"] == {**config["critic"], "agent": "gcivl", "hidden_dims": [512, 512, 512]}
     assert config["dataset"]["transitions"] == 1_000_000 and config["dataset"]["path"] is None
-    assert {"gc-ttt", "gc-ttt-episodes", "critic-free"} <= set(config["kinds"])
+    assert {"gc-ttt", "critic-free"} <= set(config["kinds"])
     assert config["global_threads"] == [1, 2] and config["loads"] == ["idle", "busy"]
 
 
