@@ -24,7 +24,7 @@ TINY: dict[str, tuple[str, dict[str, Any]]] = {
     "transformer": ("transformer", {"embed_dim": 16, "num_layers": 1, "num_heads": 2}),
     "transformer_ctx3": ("transformer", {"embed_dim": 16, "num_layers": 1, "num_heads": 2, "context": 3}),
     "ttt_linear": ("ttt_linear", {"embed_dim": 16, "num_layers": 2, "num_heads": 2, "mini_batch_size": 4}),
-    "ttt_e2e": ("ttt_e2e", {"embed_dim": 16, "num_layers": 1, "num_heads": 2, "chunk_size": 4}),
+    "ttt_e2e": ("ttt_e2e", {"embed_dim": 16, "num_layers": 1, "num_heads": 2, "chunk_size": 4, "context": None}),
     "ttt_e2e_ctx1": ("ttt_e2e", {"embed_dim": 16, "num_layers": 1, "num_heads": 2, "chunk_size": 4, "context": 1}),
     # a sliding window longer than a chunk: attention reaches across chunk boundaries (TTT-E2E's own layout)
     "ttt_e2e_ctx6": ("ttt_e2e", {"embed_dim": 16, "num_layers": 1, "num_heads": 2, "chunk_size": 4, "context": 6}),
