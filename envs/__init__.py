@@ -7,6 +7,8 @@ itself still being imported.
 
 from __future__ import annotations
 
+from typing import Any
+
 NAMESPACE = "ttt_gym"
 
 #: Registered ids (without namespace) -> entry point. Each env owns its horizon (its ``max_steps``
@@ -17,6 +19,19 @@ ENV_SPECS: dict[str, str] = {
     "ConfoundedControls-v0": "ttt_envs.confounded_controls:ConfoundedControlsEnv",
     "MaskedCartPole-v1": "ttt_envs.masked:MaskedCartPoleEnv",
     "MaskedAcrobot-v1": "ttt_envs.masked:MaskedAcrobotEnv",
+}
+
+#: MiniGrid's Memory tasks under our contract: our id (without namespace) -> MiniGrid's registered id. The module
+#: that imports ``minigrid`` is loaded only when one of them is made.
+MINIGRID_MEMORY: dict[str, str] = {
+    f"MiniGridMemory{suffix}-v0": f"MiniGrid-Memory{suffix}-v0"
+    for suffix in ("S7", "S9", "S11", "S13", "S13Random", "S17Random")
+}
+ENV_SPECS.update({name: "ttt_envs.minigrid_memory:MiniGridMemoryEnv" for name in MINIGRID_MEMORY})
+
+#: Keyword arguments registered with an id (``gym.make`` arguments override them).
+ENV_KWARGS: dict[str, dict[str, Any]] = {
+    name: {"minigrid_id": minigrid_id} for name, minigrid_id in MINIGRID_MEMORY.items()
 }
 
 #: Fully qualified ids, in registration order.
@@ -30,7 +45,7 @@ def register_envs() -> None:
     for name, entry_point in ENV_SPECS.items():
         env_id = f"{NAMESPACE}/{name}"
         if env_id not in registry:
-            register(id=env_id, entry_point=entry_point)
+            register(id=env_id, entry_point=entry_point, kwargs=ENV_KWARGS.get(name, {}))
 
 
 __all__ = ["ENV_IDS", "NAMESPACE", "register_envs"]

@@ -21,7 +21,15 @@ EXPERT_BAR = {
     "ttt_gym/ConfoundedControls-v0": ("success", 0.98),
     "ttt_gym/MaskedCartPole-v1": ("return", 475.0),
     "ttt_gym/MaskedAcrobot-v1": ("return", -100.0),
+    **{i: ("success", 0.98) for i in ENV_IDS if "MiniGridMemory" in i},
 }
+#: Highest success a random policy may reach: on MiniGrid's Memory tasks a random walk ends at one of the two end
+#: objects, about half the time the right one (measured 0.30-0.47).
+RANDOM_CEILING = {i: 0.6 for i in ENV_IDS if "MiniGridMemory" in i}
+#: Ids of the tests that evaluate episodes: of MiniGrid's six Memory ids only S7 and S17Random (the smallest grid and
+#: the largest, with a random hallway), since the six together add 15 s of random walks (up to 1445 steps each) to the
+#: suite; tests/envs/test_minigrid_memory.py evaluates the others' expert and demonstrator.
+EVALUATED_IDS = tuple(i for i in ENV_IDS if "MiniGridMemory" not in i or i.endswith(("S7-v0", "S17Random-v0")))
 
 
 @pytest.mark.parametrize("env_id", ENV_IDS)
@@ -39,20 +47,20 @@ def test_expert_is_an_sb3_policy_on_the_privileged_dict(env_id: str) -> None:
     assert actions.shape == (2,) and actions[0] == actions[1] == action
 
 
-@pytest.mark.parametrize("env_id", ENV_IDS)
+@pytest.mark.parametrize("env_id", EVALUATED_IDS)
 def test_expert_meets_its_bar_and_beats_random(env_id: str) -> None:
     metric, bar = EXPERT_BAR[env_id]
     expert = evaluate_success(make_expert(env_id), env_id, n_episodes=30, seed=1000)
     random = evaluate_success("random", env_id, n_episodes=30, seed=1000)
     if metric == "success":
         assert expert.success_rate >= bar
-        assert random.success_rate <= 0.35
+        assert random.success_rate <= RANDOM_CEILING.get(env_id, 0.35)
     else:
         assert expert.mean_return >= bar
         assert random.mean_return < bar - 100
 
 
-@pytest.mark.parametrize("env_id", ENV_IDS)
+@pytest.mark.parametrize("env_id", EVALUATED_IDS)
 def test_demonstrator_sees_only_the_partial_observation_and_beats_random(env_id: str) -> None:
     demo = make_demonstrator(env_id, rng=0)
     env = gym.make(env_id)

@@ -28,9 +28,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_envs(args: argparse.Namespace) -> int:
+    width = max(len(env_id) for env_id in ttt_gym.ENV_IDS) + 2
     for env_id in ttt_gym.ENV_IDS:
         env = gym.make(env_id)
-        print(f"{env_id:<32} obs {env.observation_space}  actions {env.action_space}")
+        print(f"{env_id:<{width}} obs {env.observation_space}  actions {env.action_space}")
         env.close()
     return 0
 

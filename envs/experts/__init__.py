@@ -11,7 +11,7 @@ from typing import Any
 
 from stable_baselines3.common.policies import BasePolicy
 
-from ttt_envs import ENV_IDS, NAMESPACE
+from ttt_envs import ENV_IDS, MINIGRID_MEMORY, NAMESPACE
 from ttt_envs.experts.base import Demonstrator, ScriptedExpert, StatePolicyExpert
 
 _MODULES: dict[str, str] = {
@@ -20,6 +20,7 @@ _MODULES: dict[str, str] = {
     f"{NAMESPACE}/ConfoundedControls-v0": "ttt_envs.experts.confounded_controls",
     f"{NAMESPACE}/MaskedCartPole-v1": "ttt_envs.experts.masked",
     f"{NAMESPACE}/MaskedAcrobot-v1": "ttt_envs.experts.masked",
+    **{f"{NAMESPACE}/{name}": "ttt_envs.experts.minigrid_memory" for name in MINIGRID_MEMORY},
 }
 
 

@@ -43,7 +43,7 @@ def assert_traces_equal(a: list, b: list) -> None:
 
 def test_every_id_is_registered_once() -> None:
     assert sorted(registered_ids()) == sorted(ENV_IDS)
-    assert len(ENV_IDS) == 5
+    assert len(ENV_IDS) == 11
 
 
 def test_make_without_import_uses_the_plugin_entry_point() -> None:
