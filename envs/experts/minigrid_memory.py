@@ -29,7 +29,7 @@ from ttt_envs.minigrid_memory import (
     VIEW_SIZE,
     symbolic_view,
 )
-from ttt_gym.wrappers import PrivilegedObservation
+from ttt_envs.wrappers import PrivilegedObservation
 
 #: MiniGrid's headings: index -> (dx, dy) of one forward move (x east, y south).
 EAST, SOUTH, WEST, NORTH = 0, 1, 2, 3
