@@ -466,6 +466,7 @@ def cmd_bench(args: Any) -> int:
             output_dir=output_dir,
             address=args.address,
             max_concurrent=args.max_concurrent,
+            storage=Path("runs") / "tune",  # Tune's experiment state stays out of the committed results
         )
     else:
         runs = plan(args.configs, args.seeds, args.output_dir)
