@@ -140,7 +140,9 @@ def test_bench_run_records_the_command_that_reproduces_it(tmp_path: Path) -> Non
     config_path = _write(tmp_path / "tiny.json", TINY)
     (run,) = plan([config_path], [2], tmp_path / "out")
     assert isinstance(run, BenchRun)
+    before = Path.cwd()
     outcome = execute(run)
+    assert Path.cwd() == before  # the run worked in the repository root, the caller's directory is back
     assert outcome.status == "done", outcome.error
     assert outcome.record["command"] == run.command
     assert run.log.exists() and run.output.exists()

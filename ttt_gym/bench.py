@@ -204,19 +204,24 @@ def _redirected(log: Path) -> Iterator[None]:
 
 
 def execute(run: BenchRun) -> RunOutcome:
-    """Do one run in this process (a Ray worker, or the caller for a serial run); never raises."""
+    """Do one run in this process (a Ray worker, or the caller for a serial run), in ``run.root`` (the caller's
+    working directory is restored); a crashed run (an exception, or a runner's ``SystemExit``) is returned as
+    ``"failed"``, never raised. Ctrl-C still stops it."""
     tic = time.perf_counter()
+    cwd = os.getcwd()
     try:
         os.chdir(run.root)
         with _redirected(run.log):
             _import_runner(run.module, run.root).main(list(run.argv))
         record = json.loads(run.output.read_text())
         return RunOutcome(run, "done", time.perf_counter() - tic, record=record)
-    except BaseException as error:  # a crashed run is reported, the others go on
+    except (Exception, SystemExit) as error:  # a crashed run is reported, the others go on
         detail = "".join(traceback.format_exception_only(type(error), error)).strip()
         with contextlib.suppress(OSError), open(run.log, "a") as out:
             out.write(traceback.format_exc())
         return RunOutcome(run, "failed", time.perf_counter() - tic, error=detail)
+    finally:
+        os.chdir(cwd)
 
 
 def bench(
