@@ -5,6 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 import torch as th
 from gymnasium import spaces
@@ -171,3 +172,15 @@ class Demonstrator(ABC):
                 )
             memories[i] = self.record_action(memories[i], int(action))
         return memories
+
+
+def privileged_spaces(env_id: str) -> tuple[spaces.Dict, spaces.Space, spaces.Space]:
+    """``(PrivilegedObservation dict space, plain observation space, action space)`` of ``env_id``: what an expert
+    (on the dict) and a demonstrator (on the plain observation) are built from."""
+    from ttt_envs.wrappers import PrivilegedObservation
+
+    env = PrivilegedObservation(gym.make(env_id))
+    privileged, action_space = env.observation_space, env.action_space
+    assert isinstance(privileged, spaces.Dict)
+    env.close()
+    return privileged, privileged["obs"], action_space

@@ -5,13 +5,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
-import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
 from ttt_envs.confounded_controls import N_COMMANDS, PLANE_HALF_WIDTH, command_angle, nominal_angle, wrap_angle
-from ttt_envs.experts.base import Demonstrator, ScriptedExpert
-from ttt_envs.wrappers import PrivilegedObservation
+from ttt_envs.experts.base import Demonstrator, ScriptedExpert, privileged_spaces
 
 #: A move whose end point lies this close to a wall may have been clamped, so its direction is not trusted.
 WALL_TOLERANCE = 1e-4
@@ -231,23 +229,15 @@ class GoalDirectionPolicy:
         return actions, state
 
 
-def _spaces(env_id: str) -> tuple[spaces.Dict, spaces.Space, spaces.Space]:
-    env = PrivilegedObservation(gym.make(env_id))
-    privileged, action_space = env.observation_space, env.action_space
-    assert isinstance(privileged, spaces.Dict)
-    env.close()
-    return privileged, privileged["obs"], action_space
-
-
 def make_expert(env_id: str) -> ScriptedExpert:
     """The privileged expert for ``env_id`` (a Confounded Controls id), acting on the ``PrivilegedObservation`` dict."""
-    privileged, _, action_space = _spaces(env_id)
+    privileged, _, action_space = privileged_spaces(env_id)
     return ConfoundedControlsExpert(privileged, action_space)
 
 
 def make_demonstrator(env_id: str, rng: np.random.Generator | int | None = None) -> Demonstrator:
     """The position-only demonstrator for ``env_id``: probes the controls, fits the frame, steers."""
-    _, obs_space, action_space = _spaces(env_id)
+    _, obs_space, action_space = privileged_spaces(env_id)
     return ConfoundedControlsDemonstrator(obs_space, action_space, rng=rng)
 
 

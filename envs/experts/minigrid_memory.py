@@ -13,11 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from ttt_envs.experts.base import Demonstrator, ScriptedExpert
+from ttt_envs.experts.base import Demonstrator, ScriptedExpert, privileged_spaces
 from ttt_envs.minigrid_memory import (
     BALL,
     FORWARD,
@@ -29,7 +28,6 @@ from ttt_envs.minigrid_memory import (
     VIEW_SIZE,
     symbolic_view,
 )
-from ttt_envs.wrappers import PrivilegedObservation
 
 #: MiniGrid's headings: index -> (dx, dy) of one forward move (x east, y south).
 EAST, SOUTH, WEST, NORTH = 0, 1, 2, 3
@@ -200,23 +198,15 @@ class MiniGridMemoryDemonstrator(Demonstrator):
         return replace(memory, front_free=front_free, cue=cue, end_objects=tuple(sorted(ends)))
 
 
-def _spaces(env_id: str) -> tuple[spaces.Dict, spaces.Space, spaces.Space]:
-    env = PrivilegedObservation(gym.make(env_id))
-    privileged, action_space = env.observation_space, env.action_space
-    assert isinstance(privileged, spaces.Dict)
-    env.close()
-    return privileged, privileged["obs"], action_space
-
-
 def make_expert(env_id: str) -> ScriptedExpert:
     """The privileged expert for ``env_id`` (a MiniGrid Memory id), acting on the ``PrivilegedObservation`` dict."""
-    privileged, _, action_space = _spaces(env_id)
+    privileged, _, action_space = privileged_spaces(env_id)
     return MiniGridMemoryExpert(privileged, action_space)
 
 
 def make_demonstrator(env_id: str, rng: np.random.Generator | int | None = None) -> Demonstrator:
     """The view-only demonstrator for ``env_id``: looks back at the cue, remembers it, picks its twin."""
-    _, obs_space, action_space = _spaces(env_id)
+    _, obs_space, action_space = privileged_spaces(env_id)
     return MiniGridMemoryDemonstrator(obs_space, action_space, rng=rng)
 
 
