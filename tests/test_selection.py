@@ -271,15 +271,20 @@ def test_configuration_errors_name_the_fix(dataset):
         make_selector("best", dataset)
 
 
-def test_max_relevant_subsamples_before_the_cut():
+def _scattered_dataset() -> GoalDataset:
+    """2,001 uniform points in [-1, 1]^2 cut into trajectories of 101 steps: every row is relevant at epsilon 10."""
     rng = np.random.default_rng(0)
     observations = rng.uniform(-1, 1, size=(2001, 2)).astype(np.float32)
     terminals = np.zeros(2001, dtype=bool)
     terminals[100::101] = True
     terminals[-1] = True
-    data = GoalDataset.from_arrays(
+    return GoalDataset.from_arrays(
         observations, np.zeros_like(observations), terminals, goal_space=GoalSpace((0, 1), 2, 0.3)
     )
+
+
+def test_max_relevant_subsamples_before_the_cut():
+    data = _scattered_dataset()
     selector = GoalRelatedSelector(data, optimality="monte_carlo", epsilon=10.0, max_relevant=200)
     selected = selector.select_starts(np.zeros(2), np.array([0.5, 0.5]))
     assert selector.stats.last_relevant == len(data)
@@ -289,14 +294,7 @@ def test_max_relevant_subsamples_before_the_cut():
 def test_reseed_makes_the_subsampling_a_function_of_the_episode_seed():
     """After ``reseed(s)`` the ``max_relevant`` draw (and the random ablation's) depends on s alone, not on the
     selections made before: what makes ``evaluate_goal_policy(workers=N)`` equal ``workers=1``."""
-    rng = np.random.default_rng(0)
-    observations = rng.uniform(-1, 1, size=(2001, 2)).astype(np.float32)
-    terminals = np.zeros(2001, dtype=bool)
-    terminals[100::101] = True
-    terminals[-1] = True
-    data = GoalDataset.from_arrays(
-        observations, np.zeros_like(observations), terminals, goal_space=GoalSpace((0, 1), 2, 0.3)
-    )
+    data = _scattered_dataset()
     for make in (
         lambda: GoalRelatedSelector(data, optimality="monte_carlo", epsilon=10.0, max_relevant=200, seed=3),
         lambda: RandomSelector(data, size=50, seed=3),
