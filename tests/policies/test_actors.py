@@ -159,6 +159,36 @@ def test_step_form_matches_sequence_form_on_perturbed_and_trained_actors(
         torch.testing.assert_close(step_params(candidate, observations, actions, starts), sequence, rtol=0, atol=1e-9)
 
 
+def test_observation_delta_input_matches_between_forms_and_resets_at_episode_starts(actor_name: str) -> None:
+    actor = make_tiny(actor_name, observation_delta=3.0).double()
+    assert actor.input_dim == 2 * actor.observation_dim + (actor.action_dim if actor.config.previous_action else 0)
+    torch.nn.init.normal_(actor.head.linear.weight, generator=torch.Generator().manual_seed(1))
+    observations, actions = random_trajectories(actor, 3, 23, seed=14, dtype=torch.float64)
+    starts = torch.zeros(3, 23, dtype=torch.bool)
+    starts[1, 8] = starts[2, 15] = True
+    with torch.no_grad():
+        sequence = actor.forward_sequence(observations, starts, actor.shift_actions(actions)).params
+        torch.testing.assert_close(step_params(actor, observations, actions, starts), sequence, rtol=0, atol=1e-9)
+        # The change since the previous observation is an input: the memoryless MLP now tells apart two steps that
+        # see the same observation after different ones, and an episode start (no previous observation) restarts it.
+        moved = observations.clone()
+        moved[:, 4] += 1.0
+        after = actor.forward_sequence(moved, starts, actor.shift_actions(actions)).params
+        assert (after[:, 5] - sequence[:, 5]).abs().max() > 1e-3
+        restart = torch.zeros_like(starts)
+        restart[:, 5] = True
+        fresh = actor.forward_sequence(observations[:, 5:], None, actor.shift_actions(actions)[:, 5:]).params
+        split = actor.forward_sequence(observations, restart, actor.shift_actions(actions)).params
+        torch.testing.assert_close(split[:, 5:], fresh, rtol=0, atol=1e-9)
+
+
+def test_observation_delta_must_be_a_finite_non_negative_factor() -> None:
+    with pytest.raises(ValueError, match="observation_delta"):
+        make_tiny("mlp", observation_delta=-1.0)
+    with pytest.raises(ValueError, match="observation_delta"):
+        make_tiny("mlp", observation_delta=float("nan"))
+
+
 def test_ttt_e2e_step_form_uses_each_tensors_own_inner_step_size() -> None:
     # Unequal inner step sizes: every pairing of the four rates with the four fast tensors gives other actions.
     actor = make_tiny("ttt_e2e").double()

@@ -132,7 +132,10 @@ class SequenceActor(nn.Module, ABC):
         self.observation_dim = int(np.prod(observation_space.shape or ()))
         self.discrete = isinstance(action_space, spaces.Discrete)
         self.action_dim = action_dim(action_space)
-        self.input_dim = self.observation_dim + (self.action_dim if self.config.previous_action else 0)
+        self.input_dim = (
+            self.observation_dim * (2 if self.config.observation_delta else 1)
+            + (self.action_dim if self.config.previous_action else 0)
+        )
         self._register_normalisers()
         self._generator: torch.Generator | None = None
         self._episode_seed: int | None = None
@@ -201,6 +204,11 @@ class SequenceActor(nn.Module, ABC):
         self, observations: torch.Tensor, starts: torch.Tensor, previous_actions: torch.Tensor | None
     ) -> torch.Tensor:
         obs = self._normalise_observations(observations, 2)
+        if self.config.observation_delta:
+            delta = torch.zeros_like(obs)
+            delta[:, 1:] = obs[:, 1:] - obs[:, :-1]
+            delta = delta * (~starts).unsqueeze(-1).to(obs.dtype) * self.config.observation_delta
+            obs = torch.cat([obs, delta], dim=-1)
         if not self.config.previous_action:
             return obs
         if previous_actions is None:
@@ -369,6 +377,12 @@ class SequenceActor(nn.Module, ABC):
         with torch.no_grad():
             state = self._memory_state(n_envs)
         state["previous_action"] = torch.zeros(n_envs, self.action_dim, device=self.device, dtype=self.dtype)
+        if self.config.observation_delta:
+            # The last normalised observation and whether there is one (0 at an episode start: no change to feed).
+            state["previous_observation"] = torch.zeros(
+                n_envs, self.observation_dim, device=self.device, dtype=self.dtype
+            )
+            state["has_previous_observation"] = torch.zeros(n_envs, 1, device=self.device, dtype=self.dtype)
         return state
 
     def reset_state(self, state: State, reset: torch.Tensor | np.ndarray) -> State:
@@ -378,9 +392,9 @@ class SequenceActor(nn.Module, ABC):
         if not bool(reset.any()):
             return state
         state = self._reset_memory(state, reset)
-        state["previous_action"] = reset_where(
-            state["previous_action"], reset, torch.zeros_like(state["previous_action"])
-        )
+        for key in ("previous_action", "previous_observation", "has_previous_observation"):
+            if key in state:
+                state[key] = reset_where(state[key], reset, torch.zeros_like(state[key]))
         return state
 
     def record_actions(self, state: State, actions: torch.Tensor | np.ndarray) -> State:
@@ -401,6 +415,11 @@ class SequenceActor(nn.Module, ABC):
         if episode_start is not None:
             state = self.reset_state(state, episode_start)
         obs = self._normalise_observations(observations.to(self.device), 1)
+        if self.config.observation_delta:
+            delta = (obs - state["previous_observation"]) * state["has_previous_observation"]
+            state["previous_observation"] = obs.to(state["previous_observation"].dtype)
+            state["has_previous_observation"] = torch.ones_like(state["has_previous_observation"])
+            obs = torch.cat([obs, delta * self.config.observation_delta], dim=-1)
         inputs = torch.cat([obs, state["previous_action"]], dim=-1) if self.config.previous_action else obs
         features, state = self._step_features(inputs, state)
         return self.head(features), state

@@ -21,6 +21,11 @@ class ActorConfig(ConfigMixin):
         embed_dim: width of the token embedding and of the model's residual stream.
         previous_action: feed the previous executed action (one-hot for Discrete) with each observation.
         normalize_observations: map Box observations with finite bounds to [-1, 1] (infinite bounds are left alone).
+        observation_delta: also feed the change of the (normalised) observation since the previous step, times this
+            factor (0, the default, leaves it out; zeros at an episode start). Where the task is to infer a hidden
+            mapping from what each action did (Confounded Controls: the displacement a command produced), this hands
+            the first layer the displacement instead of leaving it to attention or recurrence between two tokens.
+            Choose the factor so that a typical change is of order 1 (``1 / step_length``, 20 on Confounded Controls).
         log_std_init: initial log standard deviation of the Gaussian head (Box actions; state-independent, learned).
         seed: seeds the weight initialisation and the sampling of stochastic actions in ``predict``.
     """
@@ -28,6 +33,7 @@ class ActorConfig(ConfigMixin):
     embed_dim: int = 64
     previous_action: bool = True
     normalize_observations: bool = True
+    observation_delta: float = 0.0
     log_std_init: float = 0.0
     seed: int = 0
 
@@ -35,6 +41,11 @@ class ActorConfig(ConfigMixin):
         self._lists_to_tuples()
         if self.embed_dim < 1:
             raise ValueError(f"embed_dim must be positive, got {self.embed_dim}.")
+        if not (self.observation_delta >= 0.0 and self.observation_delta < float("inf")):
+            raise ValueError(
+                f"observation_delta is the factor on the observation-change input and must be a finite number >= 0 "
+                f"(0 turns the input off), got {self.observation_delta!r}."
+            )
 
 
 def check_heads(embed_dim: int, num_heads: int, *, rotary: bool = False) -> None:
