@@ -34,18 +34,32 @@ ENV_KWARGS: dict[str, dict[str, Any]] = {
     name: {"minigrid_id": minigrid_id} for name, minigrid_id in MINIGRID_MEMORY.items()
 }
 
-#: Fully qualified ids, in registration order.
+#: Fully qualified ids of the state-observation envs, in registration order.
 ENV_IDS: tuple[str, ...] = tuple(f"{NAMESPACE}/{name}" for name in ENV_SPECS)
+
+#: Pixel-observation variants (``obs_type="pixels"``, a 32 x 32 RGB image of what the agent may see): our id (without
+#: namespace) -> the state id it renders. They are registered too, but kept out of :data:`ENV_IDS`, whose users (the
+#: state tables, the CLI's choices, the expert thresholds) are about the state observations.
+PIXEL_ENVS: dict[str, str] = {
+    "MysteryPathPixels-v0": "MysteryPath-v0",
+    "CoinSearchPixels-v0": "CoinSearch-v0",
+    "ConfoundedControlsPixels-v0": "ConfoundedControls-v0",
+}
+
+#: Fully qualified ids of the pixel variants, in registration order.
+PIXEL_ENV_IDS: tuple[str, ...] = tuple(f"{NAMESPACE}/{name}" for name in PIXEL_ENVS)
 
 
 def register_envs() -> None:
     """Register every id under the ``ttt_gym/`` namespace; safe to call more than once."""
     from gymnasium.envs.registration import register, registry
 
-    for name, entry_point in ENV_SPECS.items():
+    specs = [(name, entry_point, ENV_KWARGS.get(name, {})) for name, entry_point in ENV_SPECS.items()]
+    specs += [(name, ENV_SPECS[state_name], {"obs_type": "pixels"}) for name, state_name in PIXEL_ENVS.items()]
+    for name, entry_point, kwargs in specs:
         env_id = f"{NAMESPACE}/{name}"
         if env_id not in registry:
-            register(id=env_id, entry_point=entry_point, kwargs=ENV_KWARGS.get(name, {}))
+            register(id=env_id, entry_point=entry_point, kwargs=kwargs)
 
 
-__all__ = ["ENV_IDS", "NAMESPACE", "register_envs"]
+__all__ = ["ENV_IDS", "NAMESPACE", "PIXEL_ENV_IDS", "register_envs"]

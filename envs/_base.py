@@ -2,17 +2,43 @@
 
 Every env in the suite subclasses :class:`MemoryEnv` (one level under ``gymnasium.Env``) and writes only
 ``_reset`` / ``_step`` / ``_render_frame``; the template handles the checks that every env must make
-the same way: bad actions, stepping before ``reset`` or after the episode ended, and render modes.
+the same way: bad actions, stepping before ``reset`` or after the episode ended, and render modes. It also turns the
+observation vector into the agent's image when an env offers one and is made with ``obs_type="pixels"``
+(:class:`PixelView`).
 """
 
 from __future__ import annotations
 
-from abc import abstractmethod
+from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
+
+#: The observation types an env can be made with: ``"state"`` (the observation vector each env documents) and
+#: ``"pixels"`` (a small image of that same vector, where the env has a :class:`PixelView`).
+OBS_TYPES: tuple[str, ...] = ("state", "pixels")
+
+
+class PixelView(ABC):
+    """The agent's view as an image: drawn from the observation *vector* alone, so it can show nothing the vector
+    does not (never the privileged state), and readable back into that vector.
+
+    Attributes:
+        observation_space: the image space, ``Box(0, 255, (H, W, 3), uint8)`` (channels last).
+    """
+
+    observation_space: spaces.Box
+
+    @abstractmethod
+    def render(self, observation: np.ndarray) -> np.ndarray:
+        """The ``(H, W, 3)`` uint8 image of one observation vector."""
+
+    @abstractmethod
+    def decode(self, image: np.ndarray) -> np.ndarray:
+        """The observation vector an image shows (exact for grid envs; to sub-pixel precision for positions on a
+        plane). What a demonstrator that acts on vectors reads from pixels."""
 
 
 class EpisodeOrderError(RuntimeError):
@@ -86,14 +112,31 @@ class MemoryEnv(gym.Env):
     track ``self._success``. The env owns its horizon: ``_step`` never truncates, the template truncates
     after ``max_steps`` steps (``gym.make(env_id, max_steps=...)`` changes it), so that stepping after
     the time limit is caught like stepping after termination.
+
+    Envs that list ``"pixels"`` in ``obs_types`` take ``obs_type="pixels"`` and call :meth:`_set_observation_spaces`
+    with their vector space and their :class:`PixelView`; the template then returns the view's image of every
+    observation vector that ``_reset`` / ``_step`` produce (``info`` and the privileged state are unchanged).
     """
 
     default_max_steps: ClassVar[int] = 100
+    obs_types: ClassVar[tuple[str, ...]] = ("state",)
 
     metadata: dict[str, Any] = {"render_modes": ["rgb_array"], "render_fps": 8}
     state_space: spaces.Box
 
-    def __init__(self, render_mode: str | None = None, max_steps: int | None = None) -> None:
+    def __init__(self, render_mode: str | None = None, max_steps: int | None = None, obs_type: str = "state") -> None:
+        if obs_type not in self.obs_types:
+            offered = " or ".join(repr(t) for t in self.obs_types)
+            raise ValueError(
+                f"{type(self).__name__}: obs_type={obs_type!r} is not offered; use {offered}"
+                + (
+                    " (pixel views exist for Mystery Path, Coin Search and Confounded Controls)."
+                    if obs_type in OBS_TYPES
+                    else "."
+                )
+            )
+        self.obs_type = obs_type
+        self.pixel_view: PixelView | None = None
         max_steps = self.default_max_steps if max_steps is None else max_steps
         if int(max_steps) != max_steps or max_steps < 1:
             raise ValueError(f"{type(self).__name__}: max_steps must be a positive integer, got {max_steps!r}.")
@@ -108,6 +151,24 @@ class MemoryEnv(gym.Env):
         self._guard = EpisodeGuard(type(self).__name__)
         self._success = False
 
+    def _set_observation_spaces(self, vector_space: spaces.Box, pixel_view: PixelView | None = None) -> None:
+        """Set ``observation_space``: ``vector_space`` for ``obs_type="state"``, the view's image space for pixels.
+
+        ``vector_observation_space`` keeps the vector space either way (the space of what the image shows; the human-
+        like demonstrators are built on it and decode the images, see ``ttt_envs.experts``).
+        """
+        self.vector_observation_space = vector_space
+        if self.obs_type == "pixels":
+            if pixel_view is None:
+                raise TypeError(f"{type(self).__name__} lists 'pixels' in obs_types but passed no PixelView.")
+            self.pixel_view = pixel_view
+            self.observation_space = pixel_view.observation_space
+        else:
+            self.observation_space = vector_space
+
+    def _agent_observation(self, observation: Any) -> Any:
+        return observation if self.pixel_view is None else self.pixel_view.render(observation)
+
     # -- template -----------------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
         super().reset(seed=seed)
@@ -117,7 +178,7 @@ class MemoryEnv(gym.Env):
         self._guard.on_reset()
         info["state"] = self._privileged_state()
         info["success"] = bool(self._success)
-        return obs, info
+        return self._agent_observation(obs), info
 
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
         self._guard.before_step()
@@ -129,7 +190,7 @@ class MemoryEnv(gym.Env):
         self._guard.after_step(terminated, truncated)
         info["state"] = self._privileged_state()
         info["success"] = bool(self._success)
-        return obs, float(reward), bool(terminated), bool(truncated), info
+        return self._agent_observation(obs), float(reward), bool(terminated), bool(truncated), info
 
     def render(self) -> np.ndarray | None:  # type: ignore[override]
         if self.render_mode is None:

@@ -10,7 +10,7 @@ import numpy as np
 from gymnasium import spaces
 
 from ttt_envs import rendering
-from ttt_envs._base import MemoryEnv
+from ttt_envs._base import MemoryEnv, PixelView
 
 Cell = tuple[int, int]
 
@@ -34,6 +34,39 @@ def manhattan(a: Cell, b: Cell) -> int:
     return abs(a[0] - b[0]) + abs(a[1] - b[1])
 
 
+class CoinSearchPixels(PixelView):
+    """The agent view of Coin Search (the blog's Figure 4): the arena, and the agent and coin on visible steps only.
+
+    Drawn from the observation vector ``[agent_row, agent_col, coin_row, coin_col, visible]`` alone: on a 32 x 32
+    image (:class:`~ttt_envs.rendering.GridPixels`: 2-pixel cells for the default 12 x 12 arena, a 4-pixel margin) the
+    arena is grey; on the steps the vector shows the positions, the agent's cell has its red channel lit and the
+    coin's its green channel; on every other step the image is the bare arena, the same whatever the hidden positions.
+    """
+
+    def __init__(self, grid_size: int) -> None:
+        self.grid = rendering.GridPixels(grid_size)
+        self.observation_space = rendering.image_space(self.grid.image_side, self.grid.image_side)
+
+    def render(self, observation: np.ndarray) -> np.ndarray:
+        canvas = self.grid.blank()
+        if observation[VISIBLE_INDEX] > 0.5:
+            self.grid.light_cell(canvas, (round(observation[2]), round(observation[3])), rendering.GREEN_CHANNEL)
+            self.grid.light_cell(canvas, (round(observation[0]), round(observation[1])), rendering.RED_CHANNEL)
+        return canvas
+
+    def decode(self, image: np.ndarray) -> np.ndarray:
+        agent = self.grid.lit_cells(image, rendering.RED_CHANNEL)
+        coin = self.grid.lit_cells(image, rendering.GREEN_CHANNEL)
+        if not agent and not coin:
+            return np.zeros(5, dtype=np.float32)  # a masked step: nothing shown
+        if len(agent) != 1 or len(coin) != 1:
+            raise ValueError(
+                f"CoinSearchPixels.decode: expected one agent cell and one coin cell (or neither), found {len(agent)} "
+                f"and {len(coin)}; pass an observation of a Coin Search env made with obs_type='pixels'."
+            )
+        return np.array([*agent[0], *coin[0], 1.0], dtype=np.float32)
+
+
 class CoinSearchEnv(MemoryEnv):
     """Collect coins one after another in an arena where the agent and the coin are seen for one step only.
 
@@ -54,6 +87,11 @@ class CoinSearchEnv(MemoryEnv):
     cell indices in ``[0, grid_size - 1]`` (row 0 is the top). ``visible`` is 1.0 on the reset observation
     and on the observation right after a collection (it then shows the new coin), and 0.0 otherwise; when
     it is 0.0 the four coordinates are masked to 0.0.
+
+    With ``obs_type="pixels"``: ``Box(0, 255, (32, 32, 3))`` uint8, channels last (SB3's ``is_image_space``
+    accepts it), the image of that same vector drawn by :class:`CoinSearchPixels`: the agent (red) and the coin
+    (green) on visible steps, the bare arena on masked ones. Arenas wider than 30 cells get 1-pixel cells and a larger
+    image.
 
     ## Action
 
@@ -88,10 +126,12 @@ class CoinSearchEnv(MemoryEnv):
             ``coins_to_win * min`` does not fit in ``max_steps`` (no episode could succeed).
         render_mode: ``"rgb_array"`` or None.
         max_steps: episode length limit (default :attr:`default_max_steps`).
+        obs_type: ``"state"`` (the vector) or ``"pixels"`` (its image), see Observation.
     """
 
     default_max_steps: ClassVar[int] = 180
     default_coins_to_win: ClassVar[int] = 12
+    obs_types: ClassVar[tuple[str, ...]] = ("state", "pixels")
 
     def __init__(
         self,
@@ -100,16 +140,18 @@ class CoinSearchEnv(MemoryEnv):
         coins_to_win: int | None = None,
         render_mode: str | None = None,
         max_steps: int | None = None,
+        obs_type: str = "state",
     ) -> None:
-        super().__init__(render_mode=render_mode, max_steps=max_steps)
+        super().__init__(render_mode=render_mode, max_steps=max_steps, obs_type=obs_type)
         coins_to_win = self.default_coins_to_win if coins_to_win is None else coins_to_win
         self.grid_size, self.spawn_distance, self.coins_to_win = self._validate(grid_size, spawn_distance, coins_to_win)
         high = float(self.grid_size - 1)
-        self.observation_space = spaces.Box(
+        vector_space = spaces.Box(
             low=np.zeros(5, dtype=np.float32),
             high=np.array([high, high, high, high, 1.0], dtype=np.float32),
             dtype=np.float32,
         )
+        self._set_observation_spaces(vector_space, CoinSearchPixels(self.grid_size))
         self.action_space = spaces.Discrete(len(MOVES))
         self.state_space = spaces.Box(
             low=np.zeros(6, dtype=np.float32),
@@ -232,4 +274,4 @@ class CoinSearchEnv(MemoryEnv):
         return canvas
 
 
-__all__ = ["ACTION_NAMES", "MOVES", "VISIBLE_INDEX", "CoinSearchEnv", "manhattan"]
+__all__ = ["ACTION_NAMES", "MOVES", "VISIBLE_INDEX", "CoinSearchEnv", "CoinSearchPixels", "manhattan"]

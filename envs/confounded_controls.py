@@ -9,7 +9,7 @@ import numpy as np
 from gymnasium import spaces
 
 from ttt_envs import rendering
-from ttt_envs._base import MemoryEnv
+from ttt_envs._base import MemoryEnv, PixelView
 
 #: Command names in action order; command ``k`` nominally points at ``k * 45`` degrees (counter-clockwise from east).
 COMMAND_NAMES: tuple[str, ...] = ("E", "NE", "N", "NW", "W", "SW", "S", "SE")
@@ -69,6 +69,56 @@ def wrap_angle(angle: float) -> float:
     return (angle + math.pi) % (2.0 * math.pi) - math.pi
 
 
+class ConfoundedControlsPixels(PixelView):
+    """The agent view of Confounded Controls: the agent and the goal on the plane, nothing about the controls.
+
+    Drawn from the observation vector ``[x, y, goal_x, goal_y]`` alone (rotation, flip and curl are not in it): on a
+    32 x 32 image the plane ``[-1, 1]^2`` spans the pixel positions ``4 .. 27`` (y up), framed in blue; the agent is a
+    Gaussian blob (standard deviation 1 pixel) in the red channel and the goal one in the green channel. A blob's
+    intensity-weighted centre gives its position to within about ``1e-3`` of the plane (a move is 0.05, 0.6 pixel):
+    the sub-pixel position is in the image, as it would be in an anti-aliased camera picture.
+    """
+
+    #: Pixels between the image border and the plane's edge: room for the blobs' tails (4 standard deviations).
+    margin: ClassVar[float] = 4.0
+    blob_sigma: ClassVar[float] = 1.0
+    #: Decoded coordinates this close to a wall are put on the wall (decoding errs by at most 1e-3, measured over 5,000
+    #: random points): a demonstrator must know when a wall clamped a move.
+    wall_snap: ClassVar[float] = 0.003
+
+    def __init__(self, side: int = rendering.PIXEL_SIDE) -> None:
+        self.side = side
+        self.scale = (side - 1 - 2 * self.margin) / (2 * PLANE_HALF_WIDTH)
+        self.observation_space = rendering.image_space(side, side)
+
+    def _to_pixel(self, x: float, y: float) -> tuple[float, float]:
+        return self.margin + (PLANE_HALF_WIDTH - y) * self.scale, self.margin + (x + PLANE_HALF_WIDTH) * self.scale
+
+    def _to_plane(self, row: float, col: float) -> tuple[float, float]:
+        point = np.array(
+            [(col - self.margin) / self.scale - PLANE_HALF_WIDTH, PLANE_HALF_WIDTH - (row - self.margin) / self.scale]
+        )
+        point = np.clip(point, -PLANE_HALF_WIDTH, PLANE_HALF_WIDTH)
+        at_wall = np.abs(point) >= PLANE_HALF_WIDTH - self.wall_snap
+        point[at_wall] = np.sign(point[at_wall]) * PLANE_HALF_WIDTH
+        return float(point[0]), float(point[1])
+
+    def render(self, observation: np.ndarray) -> np.ndarray:
+        canvas = rendering.blank(self.side, self.side, rendering.BLACK)
+        canvas[[1, self.side - 2], 1 : self.side - 1, rendering.BLUE_CHANNEL] = 255
+        canvas[1 : self.side - 1, [1, self.side - 2], rendering.BLUE_CHANNEL] = 255
+        goal = self._to_pixel(float(observation[2]), float(observation[3]))
+        agent = self._to_pixel(float(observation[0]), float(observation[1]))
+        rendering.add_blob(canvas, *goal, self.blob_sigma, rendering.GREEN_CHANNEL)
+        rendering.add_blob(canvas, *agent, self.blob_sigma, rendering.RED_CHANNEL)
+        return canvas
+
+    def decode(self, image: np.ndarray) -> np.ndarray:
+        agent = self._to_plane(*rendering.blob_centre(image, rendering.RED_CHANNEL))
+        goal = self._to_plane(*rendering.blob_centre(image, rendering.GREEN_CHANNEL))
+        return np.array([*agent, *goal], dtype=np.float32)
+
+
 class ConfoundedControlsEnv(MemoryEnv):
     """Reach a goal on a 2-D plane with eight commands whose meaning is hidden and drifts when repeated.
 
@@ -102,6 +152,10 @@ class ConfoundedControlsEnv(MemoryEnv):
     ## Observation
 
     ``Box(4,)`` float32 in ``[-1, 1]``: ``[x, y, goal_x, goal_y]``; ``y`` points up (north).
+
+    With ``obs_type="pixels"``: ``Box(0, 255, (32, 32, 3))`` uint8, channels last (SB3's ``is_image_space``
+    accepts it), the image of that same vector drawn by :class:`ConfoundedControlsPixels`: the agent (red blob) and
+    the goal (green blob) on the framed plane; never the rotation, flip or curl.
 
     ## Action
 
@@ -146,9 +200,11 @@ class ConfoundedControlsEnv(MemoryEnv):
             from a start in the middle of the plane).
         render_mode: ``"rgb_array"`` or None.
         max_steps: episode length limit (default :attr:`default_max_steps`).
+        obs_type: ``"state"`` (the vector) or ``"pixels"`` (its image), see Observation.
     """
 
     default_max_steps: ClassVar[int] = 300
+    obs_types: ClassVar[tuple[str, ...]] = ("state", "pixels")
     render_size: ClassVar[int] = 256
     trail_render_limit: ClassVar[int] = 1000
 
@@ -161,8 +217,9 @@ class ConfoundedControlsEnv(MemoryEnv):
         min_goal_distance: float = 0.8,
         render_mode: str | None = None,
         max_steps: int | None = None,
+        obs_type: str = "state",
     ) -> None:
-        super().__init__(render_mode=render_mode, max_steps=max_steps)
+        super().__init__(render_mode=render_mode, max_steps=max_steps, obs_type=obs_type)
         name = type(self).__name__
         if not 0.0 < step_length <= 0.25:
             raise ValueError(
@@ -190,7 +247,8 @@ class ConfoundedControlsEnv(MemoryEnv):
         self.flip_prob = float(flip_prob)
         self.min_goal_distance = float(min_goal_distance)
 
-        self.observation_space = spaces.Box(low=-PLANE_HALF_WIDTH, high=PLANE_HALF_WIDTH, shape=(4,), dtype=np.float32)
+        vector_space = spaces.Box(low=-PLANE_HALF_WIDTH, high=PLANE_HALF_WIDTH, shape=(4,), dtype=np.float32)
+        self._set_observation_spaces(vector_space, ConfoundedControlsPixels())
         self.action_space = spaces.Discrete(N_COMMANDS)
         w, pi = PLANE_HALF_WIDTH, math.pi
         self.state_space = spaces.Box(
@@ -376,4 +434,11 @@ class ConfoundedControlsEnv(MemoryEnv):
         return canvas
 
 
-__all__ = ["COMMAND_NAMES", "STATE_FIELDS", "ConfoundedControlsEnv", "command_angle", "nominal_angle"]
+__all__ = [
+    "COMMAND_NAMES",
+    "STATE_FIELDS",
+    "ConfoundedControlsEnv",
+    "ConfoundedControlsPixels",
+    "command_angle",
+    "nominal_angle",
+]

@@ -9,7 +9,7 @@ import numpy as np
 from gymnasium import spaces
 
 from ttt_envs import rendering
-from ttt_envs._base import MemoryEnv
+from ttt_envs._base import MemoryEnv, PixelView
 
 Cell = tuple[int, int]
 
@@ -71,6 +71,39 @@ def noisy_astar(costs: np.ndarray, start: Cell, goal: Cell) -> list[Cell]:
     return route[::-1]
 
 
+class MysteryPathPixels(PixelView):
+    """The agent view of Mystery Path (the blog's Figure 2): the grid, the agent's cell, the goal and the fall flag.
+
+    Drawn from the observation vector ``[agent_row, agent_col, goal_row, goal_col, fell_off]`` alone, so the path is
+    never in it. On a 32 x 32 image (:class:`~ttt_envs.rendering.GridPixels`: 4-pixel cells for the default 7 x 7
+    grid, a 2-pixel margin) the cells are grey, the agent's cell has its red channel lit, the goal's its green channel
+    (yellow where the agent stands on the goal), and the margin is blue on the step right after a fall.
+    """
+
+    def __init__(self, grid_size: int) -> None:
+        self.grid = rendering.GridPixels(grid_size)
+        self.observation_space = rendering.image_space(self.grid.image_side, self.grid.image_side)
+
+    def render(self, observation: np.ndarray) -> np.ndarray:
+        canvas = self.grid.blank()
+        self.grid.light_cell(canvas, (round(observation[2]), round(observation[3])), rendering.GREEN_CHANNEL)
+        self.grid.light_cell(canvas, (round(observation[0]), round(observation[1])), rendering.RED_CHANNEL)
+        if observation[4] > 0.5:
+            self.grid.light_margin(canvas, rendering.BLUE_CHANNEL)
+        return canvas
+
+    def decode(self, image: np.ndarray) -> np.ndarray:
+        agent = self.grid.lit_cells(image, rendering.RED_CHANNEL)
+        goal = self.grid.lit_cells(image, rendering.GREEN_CHANNEL)
+        if len(agent) != 1 or len(goal) != 1:
+            raise ValueError(
+                f"MysteryPathPixels.decode: expected one agent cell and one goal cell, found {len(agent)} and "
+                f"{len(goal)}; pass an observation of a Mystery Path env made with obs_type='pixels'."
+            )
+        fell = self.grid.margin_lit(image, rendering.BLUE_CHANNEL)
+        return np.array([*agent[0], *goal[0], float(fell)], dtype=np.float32)
+
+
 class MysteryPathEnv(MemoryEnv):
     """Cross a grid on a path the agent cannot see; a wrong step sends it back to the start.
 
@@ -90,6 +123,10 @@ class MysteryPathEnv(MemoryEnv):
     cell indices in ``[0, grid_size - 1]`` (row 0 is the top). ``fell_off`` is 1.0 on the observation
     right after a move that left the path (the agent then stands on the start cell), else 0.0. The path
     is never part of the observation.
+
+    With ``obs_type="pixels"``: ``Box(0, 255, (32, 32, 3))`` uint8, channels last (SB3's ``is_image_space``
+    accepts it), the image of that same vector drawn by :class:`MysteryPathPixels`: agent cell (red), goal (green),
+    fall flag (blue margin); never the path. Grids wider than 30 cells get 1-pixel cells and a larger image.
 
     ## Action
 
@@ -116,12 +153,16 @@ class MysteryPathEnv(MemoryEnv):
         grid_size: side of the square grid, at least 3.
         render_mode: ``"rgb_array"`` or None.
         max_steps: episode length limit (default :attr:`default_max_steps`).
+        obs_type: ``"state"`` (the vector) or ``"pixels"`` (its image), see Observation.
     """
 
     default_max_steps: ClassVar[int] = 128
+    obs_types: ClassVar[tuple[str, ...]] = ("state", "pixels")
 
-    def __init__(self, grid_size: int = 7, render_mode: str | None = None, max_steps: int | None = None) -> None:
-        super().__init__(render_mode=render_mode, max_steps=max_steps)
+    def __init__(
+        self, grid_size: int = 7, render_mode: str | None = None, max_steps: int | None = None, obs_type: str = "state"
+    ) -> None:
+        super().__init__(render_mode=render_mode, max_steps=max_steps, obs_type=obs_type)
         if isinstance(grid_size, bool) or int(grid_size) != grid_size or grid_size < MIN_GRID_SIZE:
             raise ValueError(
                 f"MysteryPathEnv: grid_size must be an integer >= {MIN_GRID_SIZE} so that start and goal edges are "
@@ -129,11 +170,12 @@ class MysteryPathEnv(MemoryEnv):
             )
         self.grid_size = int(grid_size)
         high = float(self.grid_size - 1)
-        self.observation_space = spaces.Box(
+        vector_space = spaces.Box(
             low=np.zeros(5, dtype=np.float32),
             high=np.array([high, high, high, high, 1.0], dtype=np.float32),
             dtype=np.float32,
         )
+        self._set_observation_spaces(vector_space, MysteryPathPixels(self.grid_size))
         self.action_space = spaces.Discrete(len(MOVES))
         n_cells = self.grid_size**2
         self.state_space = spaces.Box(
@@ -212,4 +254,4 @@ class MysteryPathEnv(MemoryEnv):
         return canvas
 
 
-__all__ = ["ACTION_NAMES", "MOVES", "MysteryPathEnv", "noisy_astar"]
+__all__ = ["ACTION_NAMES", "MOVES", "MysteryPathEnv", "MysteryPathPixels", "noisy_astar"]

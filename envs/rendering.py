@@ -1,8 +1,12 @@
-"""Tiny NumPy rasteriser for the privileged views (no window, no pygame): rectangles, discs and lines."""
+"""Tiny NumPy rasteriser (no window, no pygame): the privileged views' rectangles, discs and lines, and the small
+agent views of ``obs_type="pixels"``."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+from gymnasium import spaces
 
 Color = tuple[int, int, int]
 
@@ -60,3 +64,102 @@ def draw_line(
             rr = np.clip(np.round(rows + dr).astype(int), 0, h - 1)
             cc = np.clip(np.round(cols + dc).astype(int), 0, w - 1)
             canvas[rr, cc] = color
+
+
+# -- agent views (obs_type="pixels") ------------------------------------------------------------------------------
+# The agent views are drawn channel by channel, one object per colour channel, so that the picture reads at a glance
+# and a demonstrator can decode it exactly (ttt_envs.experts.base.PixelDecodingDemonstrator). gymnasium's pixel
+# wrappers (PixelObservationWrapper / AddRenderObservation) would observe ``env.render()``, which is the privileged
+# view; the agent views are therefore drawn here from the agent's own observation vector instead.
+
+#: Side, in pixels, of the square agent views: small enough for a CNN to train on a CPU.
+PIXEL_SIDE = 32
+#: Colour channels of the agent views.
+RED_CHANNEL, GREEN_CHANNEL, BLUE_CHANNEL = 0, 1, 2
+#: A channel counts as lit at or above this value when a view is decoded.
+LIT = 128
+
+
+def image_space(height: int, width: int) -> spaces.Box:
+    """``Box(0, 255, (height, width, 3), uint8)``: an RGB image, channels last, as SB3's ``is_image_space`` accepts."""
+    return spaces.Box(low=0, high=255, shape=(height, width, 3), dtype=np.uint8)
+
+
+@dataclass(frozen=True)
+class GridPixels:
+    """Geometry of a grid env's agent view: ``grid_size`` x ``grid_size`` square cells centred on a square image.
+
+    Cells are ``cell_px`` pixels wide, the largest size that fits ``side`` with a margin of at least one pixel on
+    every side (at least 1 pixel, the image growing past ``side`` only for grids wider than ``side - 2`` cells). The
+    margin is free for flags (a lit channel all round the grid).
+    """
+
+    grid_size: int
+    side: int = PIXEL_SIDE
+    floor: Color = (60, 60, 60)
+
+    @property
+    def cell_px(self) -> int:
+        return max((self.side - 2) // self.grid_size, 1)
+
+    @property
+    def image_side(self) -> int:
+        return max(self.side, self.cell_px * self.grid_size + 2)
+
+    @property
+    def margin(self) -> int:
+        return (self.image_side - self.cell_px * self.grid_size) // 2
+
+    def blank(self) -> np.ndarray:
+        """A black image with the grid's cells in the floor colour."""
+        canvas = blank(self.image_side, self.image_side, BLACK)
+        span = self.cell_px * self.grid_size
+        canvas[self.margin : self.margin + span, self.margin : self.margin + span] = self.floor
+        return canvas
+
+    def light_cell(self, canvas: np.ndarray, cell: tuple[int, int], channel: int) -> None:
+        """Set ``channel`` to 255 over the whole of ``cell`` (row, col)."""
+        top, left = self.margin + cell[0] * self.cell_px, self.margin + cell[1] * self.cell_px
+        canvas[top : top + self.cell_px, left : left + self.cell_px, channel] = 255
+
+    def lit_cells(self, image: np.ndarray, channel: int) -> list[tuple[int, int]]:
+        """The cells whose centre pixel has ``channel`` lit, in row-major order."""
+        centres = self.margin + np.arange(self.grid_size) * self.cell_px + self.cell_px // 2
+        lit = np.asarray(image)[np.ix_(centres, centres, [channel])][..., 0] >= LIT
+        return [(int(r), int(c)) for r, c in np.argwhere(lit)]
+
+    def light_margin(self, canvas: np.ndarray, channel: int) -> None:
+        """Set ``channel`` to 255 on the margin around the grid."""
+        span = self.cell_px * self.grid_size
+        inside = canvas[self.margin : self.margin + span, self.margin : self.margin + span, channel].copy()
+        canvas[..., channel] = 255
+        canvas[self.margin : self.margin + span, self.margin : self.margin + span, channel] = inside
+
+    def margin_lit(self, image: np.ndarray, channel: int) -> bool:
+        """Whether the margin has ``channel`` lit (read at the top-left corner pixel)."""
+        return bool(np.asarray(image)[0, 0, channel] >= LIT)
+
+
+def add_blob(canvas: np.ndarray, row: float, col: float, sigma: float, channel: int) -> None:
+    """Add a Gaussian blob (peak 255, standard deviation ``sigma`` pixels) centred at the continuous pixel position
+    (row, col) to ``channel``; pixel (i, j) sits at position (i, j). The sub-pixel position stays readable from the
+    blob's intensity-weighted centre (:func:`blob_centre`)."""
+    h, w = canvas.shape[:2]
+    rows = np.arange(h, dtype=np.float64)[:, None]
+    cols = np.arange(w, dtype=np.float64)[None, :]
+    blob = 255.0 * np.exp(-((rows - row) ** 2 + (cols - col) ** 2) / (2.0 * sigma**2))
+    canvas[..., channel] = np.maximum(canvas[..., channel], np.round(blob).astype(np.uint8))
+
+
+def blob_centre(image: np.ndarray, channel: int) -> tuple[float, float]:
+    """The intensity-weighted centre (row, col) of ``channel``: where :func:`add_blob` put its blob.
+
+    Raises:
+        ValueError: when the channel is dark (no blob to read).
+    """
+    weights = np.asarray(image)[..., channel].astype(np.float64)
+    total = weights.sum()
+    if total <= 0:
+        raise ValueError(f"blob_centre: channel {channel} of the image is dark, there is no blob to locate.")
+    rows, cols = np.indices(weights.shape)
+    return float((rows * weights).sum() / total), float((cols * weights).sum() / total)

@@ -11,7 +11,7 @@ from typing import Any
 
 from stable_baselines3.common.policies import BasePolicy
 
-from ttt_envs import ENV_IDS, MINIGRID_MEMORY, NAMESPACE
+from ttt_envs import ENV_IDS, MINIGRID_MEMORY, NAMESPACE, PIXEL_ENV_IDS, PIXEL_ENVS
 from ttt_envs.experts.base import Demonstrator, ScriptedExpert, StatePolicyExpert
 
 _MODULES: dict[str, str] = {
@@ -22,12 +22,14 @@ _MODULES: dict[str, str] = {
     f"{NAMESPACE}/MaskedAcrobot-v1": "ttt_envs.experts.masked",
     **{f"{NAMESPACE}/{name}": "ttt_envs.experts.minigrid_memory" for name in MINIGRID_MEMORY},
 }
+# A pixel variant has its state env's expert (it reads the privileged state) and demonstrator (decoding the images).
+_MODULES.update({f"{NAMESPACE}/{name}": _MODULES[f"{NAMESPACE}/{state}"] for name, state in PIXEL_ENVS.items()})
 
 
 def _module_for(env_id: str) -> Any:
     full_id = env_id if "/" in env_id else f"{NAMESPACE}/{env_id}"
     if full_id not in _MODULES:
-        raise ValueError(f"No expert for env id {env_id!r}. Experts exist for: {', '.join(ENV_IDS)}.")
+        raise ValueError(f"No expert for env id {env_id!r}. Experts exist for: {', '.join(ENV_IDS + PIXEL_ENV_IDS)}.")
     return importlib.import_module(_MODULES[full_id]), full_id
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import Any
 
 import gymnasium as gym
@@ -10,6 +11,8 @@ import numpy as np
 import torch as th
 from gymnasium import spaces
 from stable_baselines3.common.policies import BasePolicy
+
+from ttt_envs._base import PixelView
 
 
 class ScriptedExpert(BasePolicy):
@@ -172,6 +175,44 @@ class Demonstrator(ABC):
                 )
             memories[i] = self.record_action(memories[i], int(action))
         return memories
+
+
+class PixelDecodingDemonstrator(Demonstrator):
+    """A vector demonstrator acting on a pixel env: it reads each image back into the vector it shows, then acts.
+
+    The pixel envs draw their image from the observation vector alone (``ttt_envs._base.PixelView``), so decoding
+    the image (``view.decode``) gives the demonstrator exactly what it would see in the state env (Mystery Path,
+    Coin Search), or the positions to within 1e-3 (Confounded Controls): it sees only what the pixels show and reads
+    no privileged state. Memory, ``record_action`` and the random stream are the wrapped demonstrator's.
+
+    Args:
+        demonstrator: the demonstrator built on the env's ``vector_observation_space``.
+        view: the env's ``pixel_view`` (its ``observation_space`` is the image space).
+    """
+
+    def __init__(self, demonstrator: Demonstrator, view: PixelView) -> None:
+        super().__init__(view.observation_space, demonstrator.action_space, rng=demonstrator.rng)
+        self.demonstrator = demonstrator
+        self.view = view
+
+    def initial_memory(self) -> Any:
+        return self.demonstrator.initial_memory()
+
+    def act(self, obs: np.ndarray, memory: Any) -> tuple[int, Any]:
+        return self.demonstrator.act(self.view.decode(obs), memory)
+
+    def record_action(self, memory: Any, action: int) -> Any:
+        return self.demonstrator.record_action(memory, action)
+
+
+def build_demonstrator(env: gym.Env, build: Callable[[spaces.Space, spaces.Space], Demonstrator]) -> Demonstrator:
+    """``build(observation vector space, action space)``, wrapped in a :class:`PixelDecodingDemonstrator` when ``env``
+    was made with ``obs_type="pixels"``: how every env module's ``make_demonstrator`` serves both observation types."""
+    base = env.unwrapped
+    vector_space = getattr(base, "vector_observation_space", env.observation_space)
+    demonstrator = build(vector_space, env.action_space)
+    view = getattr(base, "pixel_view", None)
+    return demonstrator if view is None else PixelDecodingDemonstrator(demonstrator, view)
 
 
 def privileged_spaces(env_id: str) -> tuple[spaces.Dict, spaces.Space, spaces.Space]:

@@ -10,7 +10,7 @@ import numpy as np
 from gymnasium import spaces
 
 from ttt_envs.coin_search import MOVES, VISIBLE_INDEX, Cell
-from ttt_envs.experts.base import Demonstrator, ScriptedExpert
+from ttt_envs.experts.base import Demonstrator, ScriptedExpert, build_demonstrator
 from ttt_envs.wrappers import PrivilegedObservation
 
 #: Search rings around the remembered coin, in moves, before the demonstrator gives up and wanders.
@@ -161,10 +161,13 @@ def make_expert(env_id: str) -> ScriptedExpert:
 
 
 def make_demonstrator(env_id: str, rng: Any = None) -> Demonstrator:
-    """The dead-reckoning demonstrator for ``env_id``, on the partial observation."""
+    """The dead-reckoning demonstrator for ``env_id``, on the partial observation (on a pixel env, on the vector it
+    decodes from each image: ``PixelDecodingDemonstrator``)."""
     env = gym.make(env_id)
     try:
-        return CoinSearchDemonstrator(env.observation_space, env.action_space, rng=rng)
+        return build_demonstrator(
+            env, lambda obs_space, act_space: CoinSearchDemonstrator(obs_space, act_space, rng=rng)
+        )
     finally:
         env.close()
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
+import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
 from ttt_envs.confounded_controls import N_COMMANDS, PLANE_HALF_WIDTH, command_angle, nominal_angle, wrap_angle
-from ttt_envs.experts.base import Demonstrator, ScriptedExpert, privileged_spaces
+from ttt_envs.experts.base import Demonstrator, ScriptedExpert, build_demonstrator, privileged_spaces
 
 #: A move whose end point lies this close to a wall may have been clamped, so its direction is not trusted.
 WALL_TOLERANCE = 1e-4
@@ -236,9 +237,15 @@ def make_expert(env_id: str) -> ScriptedExpert:
 
 
 def make_demonstrator(env_id: str, rng: np.random.Generator | int | None = None) -> Demonstrator:
-    """The position-only demonstrator for ``env_id``: probes the controls, fits the frame, steers."""
-    _, obs_space, action_space = privileged_spaces(env_id)
-    return ConfoundedControlsDemonstrator(obs_space, action_space, rng=rng)
+    """The position-only demonstrator for ``env_id``: probes the controls, fits the frame, steers (on a pixel env, from
+    the positions it decodes from each image: ``PixelDecodingDemonstrator``)."""
+    env = gym.make(env_id)
+    try:
+        return build_demonstrator(
+            env, lambda obs_space, act_space: ConfoundedControlsDemonstrator(obs_space, act_space, rng=rng)
+        )
+    finally:
+        env.close()
 
 
 __all__ = [

@@ -10,7 +10,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from ttt_envs.experts.base import Demonstrator, ScriptedExpert
+from ttt_envs.experts.base import Demonstrator, ScriptedExpert, build_demonstrator
 from ttt_envs.mystery_path import MOVES, Cell
 from ttt_envs.wrappers import PrivilegedObservation
 
@@ -192,8 +192,9 @@ def make_demonstrator(
     forget_prob: float = 0.3,
     whim_prob: float = 0.3,
     env_kwargs: dict[str, Any] | None = None,
-) -> MysteryPathDemonstrator:
-    """The human-like explorer for ``env_id``; acts on the partial observation only.
+) -> Demonstrator:
+    """The human-like explorer for ``env_id``; acts on the partial observation only (on a pixel env, on the vector
+    it decodes from each image: ``PixelDecodingDemonstrator``).
 
     Args:
         env_id: a Mystery Path id, e.g. ``"ttt_gym/MysteryPath-v0"``.
@@ -203,11 +204,14 @@ def make_demonstrator(
         env_kwargs: the ``gym.make`` arguments of the env it will act in (e.g. ``{"grid_size": 9}``).
     """
     env = gym.make(env_id, **(env_kwargs or {}))
-    observation_space, action_space = env.observation_space, env.action_space
-    env.close()
-    return MysteryPathDemonstrator(
-        observation_space, action_space, rng=rng, forget_prob=forget_prob, whim_prob=whim_prob
+    demonstrator = build_demonstrator(
+        env,
+        lambda observation_space, action_space: MysteryPathDemonstrator(
+            observation_space, action_space, rng=rng, forget_prob=forget_prob, whim_prob=whim_prob
+        ),
     )
+    env.close()
+    return demonstrator
 
 
 __all__ = [

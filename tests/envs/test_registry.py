@@ -11,9 +11,12 @@ from gymnasium.utils.env_checker import check_env as gym_check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 from stable_baselines3.common.env_util import make_vec_env
 
-from ttt_envs import ENV_IDS
+from ttt_envs import ENV_IDS, PIXEL_ENV_IDS
 from ttt_envs._base import EpisodeOrderError
 from ttt_gym.wrappers import PrivilegedObservation
+
+#: Every registered id: the state envs and their pixel variants go through the same checks.
+ALL_IDS = ENV_IDS + PIXEL_ENV_IDS
 
 
 def registered_ids() -> list[str]:
@@ -42,8 +45,8 @@ def assert_traces_equal(a: list, b: list) -> None:
 
 
 def test_every_id_is_registered_once() -> None:
-    assert sorted(registered_ids()) == sorted(ENV_IDS)
-    assert len(ENV_IDS) == 11
+    assert sorted(registered_ids()) == sorted(ALL_IDS)
+    assert len(ENV_IDS) == 11 and len(PIXEL_ENV_IDS) == 3
 
 
 def test_make_without_import_uses_the_plugin_entry_point() -> None:
@@ -62,27 +65,27 @@ def test_unknown_id_gets_a_clear_error() -> None:
         gym.make("ttt_gym/MysteryPth-v0")
 
 
-@pytest.mark.parametrize("env_id", ENV_IDS)
+@pytest.mark.parametrize("env_id", ALL_IDS)
 def test_gymnasium_and_sb3_env_checkers(env_id: str) -> None:
     env = gym.make(env_id)
     gym_check_env(env.unwrapped, skip_render_check=True)
     sb3_check_env(gym.make(env_id).unwrapped, warn=True)
 
 
-@pytest.mark.parametrize("env_id", ENV_IDS)
+@pytest.mark.parametrize("env_id", ALL_IDS)
 def test_deterministic_under_a_seed(env_id: str) -> None:
     first = rollout(gym.make(env_id), seed=123, n_steps=300)
     second = rollout(gym.make(env_id), seed=123, n_steps=300)
     assert_traces_equal(first, second)
 
 
-@pytest.mark.parametrize("env_id", ENV_IDS)
+@pytest.mark.parametrize("env_id", ALL_IDS)
 def test_different_seeds_give_different_episodes(env_id: str) -> None:
     states = {tuple(np.round(gym.make(env_id).reset(seed=s)[1]["state"], 6)) for s in range(8)}
     assert len(states) > 1
 
 
-@pytest.mark.parametrize("env_id", ENV_IDS)
+@pytest.mark.parametrize("env_id", ALL_IDS)
 def test_pickled_mid_episode_env_continues_identically(env_id: str) -> None:
     env = gym.make(env_id)
     env.reset(seed=7)
@@ -100,7 +103,7 @@ def test_pickled_mid_episode_env_continues_identically(env_id: str) -> None:
             break
 
 
-@pytest.mark.parametrize("env_id", ENV_IDS)
+@pytest.mark.parametrize("env_id", ALL_IDS)
 def test_render_privileged_view(env_id: str) -> None:
     env = gym.make(env_id, render_mode="rgb_array")
     env.reset(seed=0)
@@ -113,7 +116,7 @@ def test_render_privileged_view(env_id: str) -> None:
     assert env.render().shape == frame.shape
 
 
-@pytest.mark.parametrize("env_id", ENV_IDS)
+@pytest.mark.parametrize("env_id", ALL_IDS)
 def test_privileged_info_at_reset_and_every_step(env_id: str) -> None:
     env = gym.make(env_id)
     state_space = env.unwrapped.state_space
@@ -129,7 +132,7 @@ def test_privileged_info_at_reset_and_every_step(env_id: str) -> None:
             break
 
 
-@pytest.mark.parametrize("env_id", ENV_IDS)
+@pytest.mark.parametrize("env_id", ALL_IDS)
 def test_privileged_observation_wrapper(env_id: str) -> None:
     env = PrivilegedObservation(gym.make(env_id))
     assert set(env.observation_space.spaces) == {"obs", "state"}
@@ -140,7 +143,7 @@ def test_privileged_observation_wrapper(env_id: str) -> None:
     np.testing.assert_array_equal(obs["state"], np.asarray(info["state"], dtype=np.float32))
 
 
-@pytest.mark.parametrize("env_id", ENV_IDS)
+@pytest.mark.parametrize("env_id", ALL_IDS)
 def test_works_in_sb3_vectorised_envs(env_id: str) -> None:
     venv = make_vec_env(env_id, n_envs=3, seed=0)
     obs = venv.reset()
@@ -152,7 +155,7 @@ def test_works_in_sb3_vectorised_envs(env_id: str) -> None:
     venv.close()
 
 
-@pytest.mark.parametrize("env_id", ENV_IDS)
+@pytest.mark.parametrize("env_id", ALL_IDS)
 def test_step_before_reset_and_after_end_raise(env_id: str) -> None:
     env = gym.make(env_id).unwrapped
     with pytest.raises(EpisodeOrderError, match="reset"):
@@ -167,7 +170,7 @@ def test_step_before_reset_and_after_end_raise(env_id: str) -> None:
         env.step(0)
 
 
-@pytest.mark.parametrize("env_id", ENV_IDS)
+@pytest.mark.parametrize("env_id", ALL_IDS)
 @pytest.mark.parametrize(
     ("action", "error"),
     [(1.0, TypeError), (0.5, TypeError), (True, TypeError), (-1, ValueError), (99, ValueError), ([0, 1], ValueError)],
@@ -179,7 +182,7 @@ def test_invalid_actions_are_rejected_not_clipped(env_id: str, action: object, e
         env.step(action)
 
 
-@pytest.mark.parametrize("env_id", ENV_IDS)
+@pytest.mark.parametrize("env_id", ALL_IDS)
 def test_valid_action_forms_are_accepted(env_id: str) -> None:
     env = gym.make(env_id).unwrapped
     env.reset(seed=0)
@@ -187,13 +190,13 @@ def test_valid_action_forms_are_accepted(env_id: str) -> None:
         env.step(action)
 
 
-@pytest.mark.parametrize("env_id", ENV_IDS)
+@pytest.mark.parametrize("env_id", ALL_IDS)
 def test_bad_max_steps_is_rejected(env_id: str) -> None:
     with pytest.raises(ValueError, match="max_steps"):
         gym.make(env_id, max_steps=0)
 
 
-@pytest.mark.parametrize("env_id", ENV_IDS)
+@pytest.mark.parametrize("env_id", ALL_IDS)
 def test_unknown_render_mode_is_rejected(env_id: str) -> None:
     with pytest.raises(ValueError, match="render_mode"):
         gym.make(env_id, render_mode="human-ish")
