@@ -57,6 +57,7 @@ from ttt_gym.policies.blocks import (
     LOG_STD_MIN,
     ActionHead,
     FeedForward,
+    ImageEncoder,
     SequenceOutput,
     action_dim,
     check_actor_spaces,
@@ -88,6 +89,9 @@ __all__ = [
 State = dict[str, torch.Tensor]
 """Memory of a batch of envs: tensors with the env index first (see the module docstring)."""
 
+_ENCODER_STREAM = 1
+"""Second key of the CNN encoder's initialisation seed, ``(config.seed, _ENCODER_STREAM)``."""
+
 _check_heads = check_heads  # the names the actor modules import
 _check_grad_stop = check_grad_stop
 
@@ -107,7 +111,7 @@ class SequenceActor(nn.Module, ABC):
     * ``_step_features(inputs [B, in], state) -> (features [B, F], state)``.
 
     Args:
-        observation_space: a Box space (flattened).
+        observation_space: a Box space (flattened; an image space with ``encoder="cnn"``).
         action_space: Discrete or a flat Box.
         **config: fields of the actor's ``config_class``.
     """
@@ -132,9 +136,13 @@ class SequenceActor(nn.Module, ABC):
         self.observation_dim = int(np.prod(observation_space.shape or ()))
         self.discrete = isinstance(action_space, spaces.Discrete)
         self.action_dim = action_dim(action_space)
-        self.input_dim = (
-            self.observation_dim * (2 if self.config.observation_delta else 1)
-            + (self.action_dim if self.config.previous_action else 0)
+        self.observation_encoder = self._build_encoder()
+        self.observation_feature_dim = (
+            self.observation_dim if self.observation_encoder is None else self.observation_encoder.features_dim
+        )
+        """Width of the observation part of the input: the flattened observation, or the CNN's features."""
+        self.input_dim = self.observation_feature_dim * (2 if self.config.observation_delta else 1) + (
+            self.action_dim if self.config.previous_action else 0
         )
         self._register_normalisers()
         self._generator: torch.Generator | None = None
@@ -148,6 +156,16 @@ class SequenceActor(nn.Module, ABC):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.config.seed)
             yield
+
+    def _build_encoder(self) -> ImageEncoder | None:
+        """The CNN of ``encoder="cnn"`` (None for ``"flat"``), built at construction so that a non-image space fails
+        here. Its weights come from their own stream keyed by ``config.seed``: the subclass's layers, seeded by
+        ``config.seed`` itself, do not repeat its draws."""
+        if self.config.encoder != "cnn":
+            return None
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(derived_seed((self.config.seed % 2**32, _ENCODER_STREAM)))
+            return ImageEncoder(self.observation_space, self.config.encoder_features)
 
     def _register_normalisers(self) -> None:
         def affine(space: spaces.Box, dim: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -200,10 +218,19 @@ class SequenceActor(nn.Module, ABC):
         flat = observations.reshape(*observations.shape[:batch_dims], self.observation_dim)
         return (flat.to(self._obs_center.dtype) - self._obs_center) / self._obs_scale
 
+    def _encode_observations(self, observations: torch.Tensor, batch_dims: int) -> torch.Tensor:
+        """``[*batch, *obs_shape]`` -> ``[*batch, observation_feature_dim]``: normalised and flattened, or the CNN's
+        features (the step and the sequence form both come here, so they see the same numbers)."""
+        if self.observation_encoder is None:
+            return self._normalise_observations(observations, batch_dims)
+        batch_shape = observations.shape[:batch_dims]
+        images = observations.reshape(-1, *observations.shape[batch_dims:])
+        return self.observation_encoder(images).reshape(*batch_shape, self.observation_feature_dim)
+
     def _sequence_inputs(
         self, observations: torch.Tensor, starts: torch.Tensor, previous_actions: torch.Tensor | None
     ) -> torch.Tensor:
-        obs = self._normalise_observations(observations, 2)
+        obs = self._encode_observations(observations, 2)
         if self.config.observation_delta:
             delta = torch.zeros_like(obs)
             delta[:, 1:] = obs[:, 1:] - obs[:, :-1]
@@ -378,9 +405,9 @@ class SequenceActor(nn.Module, ABC):
             state = self._memory_state(n_envs)
         state["previous_action"] = torch.zeros(n_envs, self.action_dim, device=self.device, dtype=self.dtype)
         if self.config.observation_delta:
-            # The last normalised observation and whether there is one (0 at an episode start: no change to feed).
+            # The last normalised observation (or CNN features) and whether there is one (0 at an episode start).
             state["previous_observation"] = torch.zeros(
-                n_envs, self.observation_dim, device=self.device, dtype=self.dtype
+                n_envs, self.observation_feature_dim, device=self.device, dtype=self.dtype
             )
             state["has_previous_observation"] = torch.zeros(n_envs, 1, device=self.device, dtype=self.dtype)
         return state
@@ -414,7 +441,7 @@ class SequenceActor(nn.Module, ABC):
         """
         if episode_start is not None:
             state = self.reset_state(state, episode_start)
-        obs = self._normalise_observations(observations.to(self.device), 1)
+        obs = self._encode_observations(observations.to(self.device), 1)
         if self.config.observation_delta:
             delta = (obs - state["previous_observation"]) * state["has_previous_observation"]
             state["previous_observation"] = obs.to(state["previous_observation"].dtype)

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from gymnasium import spaces
+from stable_baselines3.common.preprocessing import is_image_space, is_image_space_channels_first, preprocess_obs
 from torch import nn
 from torch.distributions import Categorical, Distribution, Independent, Normal
 
@@ -20,6 +21,7 @@ __all__ = [
     "LOG_STD_MIN",
     "ActionHead",
     "FeedForward",
+    "ImageEncoder",
     "SequenceOutput",
     "action_dim",
     "check_actor_spaces",
@@ -136,3 +138,55 @@ class FeedForward(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.down(F.gelu(self.up(self.norm(x))))
+
+
+class ImageEncoder(nn.Module):
+    """A small CNN for image observations: ``[N, *image_shape]`` -> ``[N, features_dim]`` features.
+
+    Three 3 x 3 convolutions of stride 2 (16, 32 and 32 channels, ReLU), then a linear layer to ``features_dim``
+    (ReLU): SB3's ``NatureCNN`` shape, shrunk for the suite's 32 x 32 agent views (``NatureCNN``'s 8 x 8 stride-4 first
+    layer needs images of at least 36 x 36 pixels). Images go through SB3's ``preprocess_obs`` (uint8 -> [0, 1]);
+    channels-last images (gymnasium's layout, and the suite's) are transposed here, channels-first ones used as they
+    are (SB3's ``is_image_space_channels_first`` tells which).
+
+    Args:
+        observation_space: an image space as SB3's ``is_image_space`` accepts it: ``Box(0, 255, (H, W, C))`` or
+            ``(C, H, W)``, uint8.
+        features_dim: width of the output.
+
+    Raises:
+        ValueError: for any other observation space.
+    """
+
+    def __init__(self, observation_space: spaces.Space, features_dim: int) -> None:
+        super().__init__()
+        if not is_image_space(observation_space, check_channels=False):
+            raise ValueError(
+                f"encoder='cnn' reads image observations, Box(0, 255, (H, W, C) or (C, H, W), uint8); got "
+                f"{observation_space}. Use encoder='flat' for vector observations, or a pixel env such as "
+                "ttt_gym/MysteryPathPixels-v0 (gym.make(..., obs_type='pixels'))."
+            )
+        assert isinstance(observation_space, spaces.Box)
+        self.observation_space = observation_space
+        self.channels_first = is_image_space_channels_first(observation_space)
+        shape = observation_space.shape
+        channels_first_shape = shape if self.channels_first else (shape[2], shape[0], shape[1])
+        self.convolutions = nn.Sequential(
+            nn.Conv2d(channels_first_shape[0], 16, kernel_size=3, stride=2, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(16, 32, kernel_size=3, stride=2, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(32, 32, kernel_size=3, stride=2, padding=1),
+            nn.ReLU(),
+            nn.Flatten(),
+        )
+        with torch.no_grad():
+            n_flat = int(self.convolutions(torch.zeros(1, *channels_first_shape)).shape[1])
+        self.linear = nn.Sequential(nn.Linear(n_flat, features_dim), nn.ReLU())
+        self.features_dim = int(features_dim)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        scaled = preprocess_obs(images, self.observation_space).to(self.linear[0].weight.dtype)
+        if not self.channels_first:
+            scaled = scaled.permute(0, 3, 1, 2)
+        return self.linear(self.convolutions(scaled))

@@ -10,7 +10,11 @@ import dataclasses
 
 from ttt_gym._config import ConfigMixin
 
-__all__ = ["ActorConfig", "check_grad_stop", "check_heads"]
+__all__ = ["ENCODERS", "ActorConfig", "check_grad_stop", "check_heads"]
+
+#: How an actor reads its observations: ``"flat"`` (the flattened, bound-normalised vector) or ``"cnn"`` (a small
+#: convolutional encoder of image observations, :class:`ttt_gym.policies.blocks.ImageEncoder`).
+ENCODERS: tuple[str, ...] = ("flat", "cnn")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,6 +30,12 @@ class ActorConfig(ConfigMixin):
             mapping from what each action did (Confounded Controls: the displacement a command produced), this hands
             the first layer the displacement instead of leaving it to attention or recurrence between two tokens.
             Choose the factor so that a typical change is of order 1 (``1 / step_length``, 20 on Confounded Controls).
+        encoder: ``"flat"`` (the default) feeds the flattened observation, normalised by its bounds; ``"cnn"`` feeds
+            the features of a small CNN (:class:`~ttt_gym.policies.blocks.ImageEncoder`, trained with the actor) of an
+            image observation, scaled to [0, 1] by SB3's ``preprocess_obs`` (``normalize_observations`` does not
+            apply). The features take the observation's place in the input: ``observation_delta`` is then the change
+            of the features, and the previous action is concatenated as with ``"flat"``.
+        encoder_features: width of the CNN's feature vector (``encoder="cnn"``).
         log_std_init: initial log standard deviation of the Gaussian head (Box actions; state-independent, learned).
         seed: seeds the weight initialisation and the sampling of stochastic actions in ``predict``.
     """
@@ -34,6 +44,8 @@ class ActorConfig(ConfigMixin):
     previous_action: bool = True
     normalize_observations: bool = True
     observation_delta: float = 0.0
+    encoder: str = "flat"
+    encoder_features: int = 64
     log_std_init: float = 0.0
     seed: int = 0
 
@@ -45,6 +57,15 @@ class ActorConfig(ConfigMixin):
             raise ValueError(
                 f"observation_delta is the factor on the observation-change input and must be a finite number >= 0 "
                 f"(0 turns the input off), got {self.observation_delta!r}."
+            )
+        if self.encoder not in ENCODERS:
+            raise ValueError(
+                f"encoder must be one of {ENCODERS} ('cnn' for image observations such as "
+                f"ttt_gym/MysteryPathPixels-v0), got {self.encoder!r}."
+            )
+        if self.encoder_features < 1:
+            raise ValueError(
+                f"encoder_features is the width of the CNN's output and must be positive, got {self.encoder_features}."
             )
 
 
