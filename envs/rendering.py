@@ -125,7 +125,7 @@ class GridPixels:
     def lit_cells(self, image: np.ndarray, channel: int) -> list[tuple[int, int]]:
         """The cells whose centre pixel has ``channel`` lit, in row-major order."""
         centres = self.margin + np.arange(self.grid_size) * self.cell_px + self.cell_px // 2
-        lit = np.asarray(image)[np.ix_(centres, centres, [channel])][..., 0] >= LIT
+        lit = np.asarray(image)[..., channel][np.ix_(centres, centres)] >= LIT
         return [(int(r), int(c)) for r, c in np.argwhere(lit)]
 
     def light_margin(self, canvas: np.ndarray, channel: int) -> None:

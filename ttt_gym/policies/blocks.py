@@ -185,8 +185,15 @@ class ImageEncoder(nn.Module):
         self.linear = nn.Sequential(nn.Linear(n_flat, features_dim), nn.ReLU())
         self.features_dim = int(features_dim)
 
+    @property
+    def first_layer_dtype(self) -> torch.dtype:
+        """The weights' dtype (float64 after ``actor.double()``): what the scaled images are cast to."""
+        return next(self.convolutions.parameters()).dtype
+
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        scaled = preprocess_obs(images, self.observation_space).to(self.linear[0].weight.dtype)
+        scaled = preprocess_obs(images, self.observation_space)
+        assert isinstance(scaled, torch.Tensor)  # a Box space gives a tensor (a Dict space would give a dict)
+        scaled = scaled.to(self.first_layer_dtype)
         if not self.channels_first:
             scaled = scaled.permute(0, 3, 1, 2)
         return self.linear(self.convolutions(scaled))
