@@ -10,6 +10,7 @@ from pathlib import Path
 import gymnasium as gym
 
 import ttt_gym
+from ttt_envs import PIXEL_ENV_IDS
 from ttt_gym.agents.cli import add_agent_commands
 from ttt_gym.bench import add_bench_command
 from ttt_gym.data.cli import add_dataset_commands
@@ -28,8 +29,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_envs(args: argparse.Namespace) -> int:
-    width = max(len(env_id) for env_id in ttt_gym.ENV_IDS) + 2
-    for env_id in ttt_gym.ENV_IDS:
+    width = max(len(env_id) for env_id in ttt_gym.ENV_IDS + PIXEL_ENV_IDS) + 2
+    for env_id in ttt_gym.ENV_IDS + PIXEL_ENV_IDS:
         env = gym.make(env_id)
         print(f"{env_id:<{width}} obs {env.observation_space}  actions {env.action_space}")
         env.close()
@@ -58,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     envs.set_defaults(func=cmd_envs)
 
     evaluate = sub.add_parser("evaluate", help="success of a reference policy on a memory env")
-    evaluate.add_argument("env_id", choices=ttt_gym.ENV_IDS)
+    evaluate.add_argument("env_id", choices=ttt_gym.ENV_IDS + PIXEL_ENV_IDS)
     evaluate.add_argument("--policy", choices=("expert", "demonstrator", "random"), default="expert")
     evaluate.add_argument("--episodes", type=int, default=100)
     evaluate.add_argument("--seed", type=int, default=0)

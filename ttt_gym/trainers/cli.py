@@ -19,7 +19,7 @@ def add_train_commands(subparsers: Any) -> argparse.ArgumentParser:
     Returns:
         The ``train-memory`` parser.
     """
-    from ttt_envs import ENV_IDS
+    from ttt_envs import ENV_IDS, PIXEL_ENV_IDS
     from ttt_gym.policies import actor_names
 
     parser = subparsers.add_parser(
@@ -27,7 +27,7 @@ def add_train_commands(subparsers: Any) -> argparse.ArgumentParser:
         help="train a sequence actor on a memory env (BC or DAgger from a privileged expert or a demonstrator)",
         description="Train a sequence actor by BC or DAgger (privileged expert or demonstrator), save it, evaluate it.",
     )
-    parser.add_argument("env_id", choices=ENV_IDS)
+    parser.add_argument("env_id", choices=ENV_IDS + PIXEL_ENV_IDS)
     parser.add_argument(
         "--policy",
         type=lambda name: name.strip().lower().replace("_", "-"),

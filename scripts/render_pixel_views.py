@@ -3,7 +3,7 @@
 Each picture is one step of a demonstrator episode (seed 0): on the left the privileged render (``env.render()``),
 then the 32 x 32 observation(s) the agent gets at that step, each pixel drawn as an 8 x 8 block.
 
-Usage: python docs/images/render_pixel_views.py
+Usage: python scripts/render_pixel_views.py
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from PIL import Image
 import ttt_gym  # noqa: F401  (registers the ids)
 from ttt_gym.experts import make_demonstrator
 
-OUT = Path(__file__).resolve().parent
+OUT = Path(__file__).resolve().parent.parent / "docs" / "images"
 GAP_PX = 8
 
 Frame = tuple[np.ndarray, np.ndarray, np.ndarray]  # (privileged render, agent view, decoded observation vector)
