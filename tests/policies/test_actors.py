@@ -159,8 +159,12 @@ def test_step_form_matches_sequence_form_on_perturbed_and_trained_actors(
         torch.testing.assert_close(step_params(candidate, observations, actions, starts), sequence, rtol=0, atol=1e-9)
 
 
-def test_observation_delta_input_matches_between_forms_and_resets_at_episode_starts(actor_name: str) -> None:
-    actor = make_tiny(actor_name, observation_delta=3.0).double()
+def test_observation_delta_input_matches_between_forms_and_resets_at_episode_starts(
+    actor_name: str, tmp_path: Path
+) -> None:
+    make_tiny(actor_name, observation_delta=3.0).save(tmp_path / "actor.pt")
+    actor = load_actor(tmp_path / "actor.pt").double()  # the factor survives a save / load round trip
+    assert actor.config.observation_delta == 3.0
     assert actor.input_dim == 2 * actor.observation_dim + (actor.action_dim if actor.config.previous_action else 0)
     torch.nn.init.normal_(actor.head.linear.weight, generator=torch.Generator().manual_seed(1))
     observations, actions = random_trajectories(actor, 3, 23, seed=14, dtype=torch.float64)
