@@ -205,13 +205,20 @@ class PixelDecodingDemonstrator(Demonstrator):
         return self.demonstrator.record_action(memory, action)
 
 
-def build_demonstrator(env: gym.Env, build: Callable[[spaces.Space, spaces.Space], Demonstrator]) -> Demonstrator:
-    """``build(observation vector space, action space)``, wrapped in a :class:`PixelDecodingDemonstrator` when ``env``
-    was made with ``obs_type="pixels"``: how every env module's ``make_demonstrator`` serves both observation types."""
-    base = env.unwrapped
-    vector_space = getattr(base, "vector_observation_space", env.observation_space)
-    demonstrator = build(vector_space, env.action_space)
-    view = getattr(base, "pixel_view", None)
+def build_demonstrator(
+    env_id: str, build: Callable[[spaces.Space, spaces.Space], Demonstrator], **env_kwargs: Any
+) -> Demonstrator:
+    """``build(observation vector space, action space)`` for the env ``gym.make(env_id, **env_kwargs)``, wrapped in a
+    :class:`PixelDecodingDemonstrator` when that env was made with ``obs_type="pixels"``: how every env module's
+    ``make_demonstrator`` serves both observation types."""
+    env = gym.make(env_id, **env_kwargs)
+    try:
+        base = env.unwrapped
+        vector_space = getattr(base, "vector_observation_space", env.observation_space)
+        demonstrator = build(vector_space, env.action_space)
+        view = getattr(base, "pixel_view", None)
+    finally:
+        env.close()
     return demonstrator if view is None else PixelDecodingDemonstrator(demonstrator, view)
 
 

@@ -163,13 +163,9 @@ def make_expert(env_id: str) -> ScriptedExpert:
 def make_demonstrator(env_id: str, rng: Any = None) -> Demonstrator:
     """The dead-reckoning demonstrator for ``env_id``, on the partial observation (on a pixel env, on the vector it
     decodes from each image: ``PixelDecodingDemonstrator``)."""
-    env = gym.make(env_id)
-    try:
-        return build_demonstrator(
-            env, lambda obs_space, act_space: CoinSearchDemonstrator(obs_space, act_space, rng=rng)
-        )
-    finally:
-        env.close()
+    return build_demonstrator(
+        env_id, lambda obs_space, act_space: CoinSearchDemonstrator(obs_space, act_space, rng=rng)
+    )
 
 
 __all__ = [

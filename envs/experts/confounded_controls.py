@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
-import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
@@ -239,13 +238,9 @@ def make_expert(env_id: str) -> ScriptedExpert:
 def make_demonstrator(env_id: str, rng: np.random.Generator | int | None = None) -> Demonstrator:
     """The position-only demonstrator for ``env_id``: probes the controls, fits the frame, steers (on a pixel env, from
     the positions it decodes from each image: ``PixelDecodingDemonstrator``)."""
-    env = gym.make(env_id)
-    try:
-        return build_demonstrator(
-            env, lambda obs_space, act_space: ConfoundedControlsDemonstrator(obs_space, act_space, rng=rng)
-        )
-    finally:
-        env.close()
+    return build_demonstrator(
+        env_id, lambda obs_space, act_space: ConfoundedControlsDemonstrator(obs_space, act_space, rng=rng)
+    )
 
 
 __all__ = [

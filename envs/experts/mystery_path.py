@@ -203,15 +203,13 @@ def make_demonstrator(
         whim_prob: chance of trying a random untried move instead of the most goal-ward one.
         env_kwargs: the ``gym.make`` arguments of the env it will act in (e.g. ``{"grid_size": 9}``).
     """
-    env = gym.make(env_id, **(env_kwargs or {}))
-    demonstrator = build_demonstrator(
-        env,
+    return build_demonstrator(
+        env_id,
         lambda observation_space, action_space: MysteryPathDemonstrator(
             observation_space, action_space, rng=rng, forget_prob=forget_prob, whim_prob=whim_prob
         ),
+        **(env_kwargs or {}),
     )
-    env.close()
-    return demonstrator
 
 
 __all__ = [

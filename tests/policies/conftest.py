@@ -58,3 +58,17 @@ def actor_name(request: pytest.FixtureRequest) -> str:
 @pytest.fixture(params=sorted(ACTION_SPACES))
 def action_kind(request: pytest.FixtureRequest) -> str:
     return request.param
+
+
+def step_params(
+    actor: SequenceActor, observations: torch.Tensor, actions: torch.Tensor, starts: torch.Tensor
+) -> torch.Tensor:
+    """Logits / means of the step form run over ``[B, T]`` trajectories, recording ``actions`` as executed."""
+    state = actor.initial_state(observations.shape[0])
+    params = []
+    with torch.no_grad():
+        for t in range(observations.shape[1]):
+            distribution, state = actor.forward_step(observations[:, t], state, starts[:, t])
+            state = actor.record_actions(state, actions[:, t])
+            params.append(distribution.logits if actor.discrete else distribution.mean)
+    return torch.stack(params, 1)

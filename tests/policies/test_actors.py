@@ -17,29 +17,15 @@ from tests.policies.conftest import (
     TINY,
     make_tiny,
     random_trajectories,
+    step_params,
 )
 from ttt_gym.policies import (
     ACTORS,
-    SequenceActor,
     TransformerActor,
     TTTLinearActor,
     load_actor,
     make_actor,
 )
-
-
-def step_params(
-    actor: SequenceActor, observations: torch.Tensor, actions: torch.Tensor, starts: torch.Tensor
-) -> torch.Tensor:
-    """Logits / means of the step form run over ``[B, T]`` trajectories, recording ``actions`` as executed."""
-    state = actor.initial_state(observations.shape[0])
-    params = []
-    with torch.no_grad():
-        for t in range(observations.shape[1]):
-            distribution, state = actor.forward_step(observations[:, t], state, starts[:, t])
-            state = actor.record_actions(state, actions[:, t])
-            params.append(distribution.logits if actor.discrete else distribution.mean)
-    return torch.stack(params, 1)
 
 
 def test_predict_shapes_single_and_batched(actor_name: str, action_kind: str) -> None:

@@ -9,7 +9,7 @@ import pytest
 import torch
 from gymnasium import spaces
 
-from tests.policies.conftest import ACTION_SPACES, OBSERVATION_SPACE, TINY
+from tests.policies.conftest import ACTION_SPACES, OBSERVATION_SPACE, TINY, step_params
 from ttt_gym.policies import ACTORS, SequenceActor, load_actor
 from ttt_gym.policies.blocks import ImageEncoder
 
@@ -39,19 +39,6 @@ def random_images(
     else:
         actions = torch.rand(batch, length, actor.action_dim, generator=g, dtype=dtype) * 2 - 1
     return images, actions
-
-
-def step_params(
-    actor: SequenceActor, images: torch.Tensor, actions: torch.Tensor, starts: torch.Tensor
-) -> torch.Tensor:
-    state = actor.initial_state(images.shape[0])
-    params = []
-    with torch.no_grad():
-        for t in range(images.shape[1]):
-            distribution, state = actor.forward_step(images[:, t], state, starts[:, t])
-            state = actor.record_actions(state, actions[:, t])
-            params.append(distribution.logits if actor.discrete else distribution.mean)
-    return torch.stack(params, 1)
 
 
 def assert_step_matches_sequence(actor: SequenceActor, seed: int) -> None:
