@@ -8,7 +8,7 @@ import torch
 from gymnasium import spaces
 from torch.utils.flop_counter import FlopCounterMode
 
-from tests.policies.conftest import OBSERVATION_SPACE, make_tiny, random_trajectories
+from tests.policies.conftest import OBSERVATION_SPACE, make_tiny, random_trajectories, step_params
 from ttt_gym.policies import TTTE2EActor, TTTLinearActor
 from ttt_gym.policies.ttt_linear import inner_layer_norm, reconstruction_grad
 
@@ -87,6 +87,20 @@ def test_relative_rule_skips_some_updates_at_a_moderate_threshold() -> None:
     actor = make_tiny("ttt_linear", grad_stop_threshold=1.0, grad_stop_rule="relative")
     state = run_steps(actor, 40)
     assert torch.all(state["skipped_updates"] > 0) and torch.all(state["inner_updates"] > 0)
+
+
+@pytest.mark.parametrize("name", TTT_ACTORS)
+def test_step_form_matches_sequence_form_when_some_updates_are_skipped(name: str) -> None:
+    # The sequence form scales each mini-batch's step sizes by its skip decisions inside its loop; the step form
+    # decides token by token. A relative threshold of 1 skips some updates and keeps others: both forms must agree.
+    actor = make_tiny(name, grad_stop_threshold=1.0, grad_stop_rule="relative").double()
+    observations, actions = random_trajectories(actor, 3, 30, seed=6, dtype=torch.float64)
+    starts = torch.zeros(3, 30, dtype=torch.bool)
+    starts[1, 9] = starts[2, 17] = True
+    sequence = actor.forward_sequence(observations, starts, actor.shift_actions(actions)).params.detach()
+    _, info = actor.loss(observations, actions)
+    assert info["skipped_updates"] > 0 and info["inner_updates"] > 0
+    torch.testing.assert_close(step_params(actor, observations, actions, starts), sequence, rtol=0, atol=1e-9)
 
 
 def test_ttt_linear_outer_gradient_flows_through_inner_updates() -> None:

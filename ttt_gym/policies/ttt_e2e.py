@@ -256,15 +256,17 @@ class TTTE2EActor(SequenceActor):
         norm_sum = inputs.new_zeros(batch)
         features, squared_errors, norms, skips = [], [], [], []
         n_chunks = math.ceil(length / m)
-        for c in range(n_chunks):
-            span = slice(c * m, (c + 1) * m)
+        # split, not indexing in the loop: its backward joins the chunks' gradients once instead of building a
+        # zero tensor of the whole sequence per chunk
+        chunks = zip(hidden.split(m, 1), targets.split(m, 1), pairs.split(m, 1), strict=True)
+        for c, (hidden_chunk, targets_chunk, pairs_chunk) in enumerate(chunks):
             count = inputs.new_full((batch,), c + 1.0)
             new_fast, u, squared, grad_norm, skip = self._inner_step(
-                fast, hidden[:, span], targets[:, span], pairs[:, span], norm_sum, count
+                fast, hidden_chunk, targets_chunk, pairs_chunk, norm_sum, count
             )
-            features.append(self.final_norm(u))
+            features.append(u)
             squared_errors.append(squared)
-            has_pairs = pairs[:, span].any(1)
+            has_pairs = pairs_chunk.any(1)
             norm_sum = norm_sum + grad_norm
             norms.append(grad_norm[has_pairs])
             skips.append(skip[has_pairs])
@@ -281,7 +283,7 @@ class TTTE2EActor(SequenceActor):
             "inner_updates": float((1 - skipped).sum()),
             "skipped_updates": float(skipped.sum()),
         }
-        return torch.cat(features, 1), aux_loss, stats
+        return self.final_norm(torch.cat(features, 1)), aux_loss, stats
 
     # -- step form ------------------------------------------------------------------------------------------------
 

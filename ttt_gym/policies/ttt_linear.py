@@ -102,7 +102,13 @@ class TTTLinear(nn.Module):
         return should_skip_update(grad_norm, norm_sum / count, self.grad_stop_threshold, self.grad_stop_rule)
 
     def forward(self, x: torch.Tensor, valid: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """Sequence form. ``x`` ``[B, T, d]``, each row one episode from position 0; ``valid`` ``[B, T]``."""
+        """Sequence form. ``x`` ``[B, T, d]``, each row one episode from position 0; ``valid`` ``[B, T]``.
+
+        Only the inner model's weights are carried from one mini-batch to the next, so everything else is batched
+        over all mini-batches outside the loop: the projections, the ``q_t . k_s`` coefficients, and the output layer
+        norm of every token. The loop (sequential, a few small matmuls per mini-batch) is what training time is spent
+        on; with gradient stopping on, each mini-batch's skip decisions scale its step sizes inside it.
+        """
         batch, length, dim = x.shape
         b = self.mini_batch_size
         q, k, v, eta = self._project(x)
@@ -115,36 +121,50 @@ class TTTLinear(nn.Module):
             eta = F.pad(eta, (0, pad))
             valid = F.pad(valid, (0, pad))
         n_batches = (length + pad) // b
+        heads, head_dim = self.num_heads, self.head_dim
+        # -> [B, H, n, b, dh] / [B, H, n, 1, b]: one slice per mini-batch
+        q, k, v = (t.reshape(batch, heads, n_batches, b, head_dim) for t in (q, k, v))
+        eta = eta.reshape(batch, heads, n_batches, 1, b)
+        keys_queries = torch.cat([k, q], dim=-2)  # one matmul gives z at the start weights for keys and queries
+        targets = v - k
+        causal = torch.ones(b, b, dtype=torch.bool, device=x.device).tril()
+        affinity = torch.where(causal, q @ k.transpose(-1, -2) + 1.0, 0.0)  # [B, H, n, b, b]
+        stopping = self.grad_stop_threshold > 0
+        if stopping:  # each mini-batch's skip decisions scale its step sizes
+            coefficients, keys_scaled = affinity, k.transpose(-1, -2)
+        else:  # the step sizes are known up front
+            coefficients, keys_scaled = affinity * eta, k.transpose(-1, -2) * eta  # [B, H, n, b, b] / [.., dh, b]
+        # Per-mini-batch views by unbind: its backward stacks the slices' gradients once, where indexing in the loop
+        # would build a zero tensor of the whole sequence for every mini-batch.
+        per_batch = zip(*(t.unbind(2) for t in (keys_queries, targets, eta, coefficients, keys_scaled)), strict=True)
         weight = self.initial_weight.expand(batch, -1, -1, -1)
         bias = self.initial_bias.unsqueeze(1).expand(batch, -1, -1, -1)  # [B, H, 1, dh]
         ln_w, ln_b = self.ln_weight.unsqueeze(1), self.ln_bias.unsqueeze(1)
-        causal = torch.ones(b, b, dtype=torch.bool, device=x.device).tril()
         norm_sum = x.new_zeros(batch)
-        outputs, norms, skips = [], [], []
-        for i in range(n_batches):
-            span = slice(i * b, (i + 1) * b)
-            qi, ki, vi, ei = q[:, :, span], k[:, :, span], v[:, :, span], eta[:, :, span]
-            grad = reconstruction_grad(ki @ weight + bias, vi - ki, ln_w, ln_b)  # [B, H, b, dh]
-            grad_norm = grad.detach().norm(dim=-1).mean(1)  # [B, b]
-            running = norm_sum.unsqueeze(1) + grad_norm.cumsum(1)
-            count = torch.arange(i * b + 1, (i + 1) * b + 1, device=x.device, dtype=x.dtype)
-            skip = self._skip(grad_norm, running, count)
-            norm_sum = running[:, -1]
-            ei = ei * (~skip).unsqueeze(1).to(ei.dtype)
-            coef = torch.where(causal, (qi @ ki.transpose(-1, -2) + 1.0) * ei.unsqueeze(-2), 0.0)
-            z = qi @ weight + bias - coef @ grad
-            outputs.append(qi + inner_layer_norm(z, ln_w, ln_b)[0])
-            weight = weight - (ki * ei.unsqueeze(-1)).transpose(-1, -2) @ grad
-            bias = bias - (ei.unsqueeze(-1) * grad).sum(-2, keepdim=True)
-            norms.append(grad_norm)
-            skips.append(skip)
-        y = torch.cat(outputs, dim=2)[:, :, :length].transpose(1, 2).reshape(batch, length, dim)
+        z_queries, grads, skips = [], [], []
+        for i, (key_query, target, step, coefficient, key_scaled) in enumerate(per_batch):
+            z_keys, z_start = (key_query @ weight + bias).split(b, dim=-2)
+            grad = reconstruction_grad(z_keys, target, ln_w, ln_b)  # [B, H, b, dh]
+            if stopping:
+                grad_norm = grad.detach().norm(dim=-1).mean(1)  # [B, b]
+                running = norm_sum.unsqueeze(1) + grad_norm.cumsum(1)
+                count = torch.arange(i * b + 1, (i + 1) * b + 1, device=x.device, dtype=x.dtype)
+                skip = self._skip(grad_norm, running, count)
+                norm_sum = running[:, -1]
+                step = step * (~skip).unsqueeze(1).unsqueeze(1).to(step.dtype)  # [B, H, 1, b]
+                coefficient, key_scaled = coefficient * step, key_scaled * step
+                skips.append(skip)
+            z_queries.append(z_start - coefficient @ grad)
+            weight = weight - key_scaled @ grad
+            bias = bias - step @ grad
+            grads.append(grad)
+        z = torch.cat(z_queries, dim=2)  # [B, H, n * b, dh]
+        y = (q.reshape(z.shape) + inner_layer_norm(z, ln_w, ln_b)[0])[:, :, :length]
+        y = y.transpose(1, 2).reshape(batch, length, dim)
         valid = valid[:, :length]
-        stats = {
-            "grad_norm": torch.cat(norms, 1)[:, :length][valid],
-            "skipped": torch.cat(skips, 1)[:, :length][valid],
-        }
-        return self.out(self.post_norm(y)), stats
+        grad_norms = torch.cat(grads, dim=2).detach().norm(dim=-1).mean(1)[:, :length]  # [B, T]
+        skipped = torch.cat(skips, 1)[:, :length] if stopping else torch.zeros_like(valid)
+        return self.out(self.post_norm(y)), {"grad_norm": grad_norms[valid], "skipped": skipped[valid]}
 
     def empty_state(self, n_envs: int) -> dict[str, torch.Tensor]:
         weight = self.initial_weight.expand(n_envs, -1, -1, -1).clone()
