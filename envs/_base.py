@@ -151,6 +151,17 @@ class MemoryEnv(gym.Env):
         self._guard = EpisodeGuard(type(self).__name__)
         self._success = False
 
+    @property
+    def recommended_observation_delta(self) -> float:
+        """The ``observation_delta`` that ttt_gym's trainers give this env's memory actors unless told otherwise.
+
+        0 (none) here. Envs whose hidden variable shows in how the observation changes after an action override it,
+        so that one move is a change of about 1 in an actor's bound-normalised input (ttt_gym's docs/POLICIES.md,
+        "Observation changes"). Pixel views recommend none: there the change would be taken on CNN features, which no
+        recipe has measured.
+        """
+        return 0.0
+
     def _set_observation_spaces(self, vector_space: spaces.Box, pixel_view: PixelView | None = None) -> None:
         """Set ``observation_space``: ``vector_space`` for ``obs_type="state"``, the view's image space for pixels.
 

@@ -282,6 +282,11 @@ class ConfoundedControlsEnv(MemoryEnv):
         angle = command_angle(action, self._rotation, self._flip, curl)
         return self.step_length * math.cos(angle), self.step_length * math.sin(angle)
 
+    @property
+    def recommended_observation_delta(self) -> float:
+        # the plane is [-1, 1]^2, so a move of step_length is 1 in the input: the displacement a command produced
+        return 0.0 if self.obs_type == "pixels" else 1.0 / self.step_length
+
     def _reset(self, options: dict[str, Any] | None) -> tuple[np.ndarray, dict[str, Any]]:
         options = dict(options or {})
         unknown = set(options) - {"rotation_deg", "flip", "curl_sign", "start", "goal"}

@@ -531,3 +531,30 @@ def test_whole_episode_batches_never_repeat_an_episode(demos: list[TrajectoryWit
         batch = sampler.sample()
         first_obs = {tuple(row[0].tolist()) for row in batch.observations}
         assert len(first_obs) == 3
+
+
+@pytest.mark.parametrize(
+    ("env_id", "env_kwargs", "expected"),
+    [
+        ("ttt_gym/MysteryPath-v0", {}, 3.0),  # one cell is 2 / (grid_size - 1) in the normalised input
+        ("ttt_gym/MysteryPath-v0", {"grid_size": 9}, 4.0),
+        ("ttt_gym/ConfoundedControls-v0", {}, 20.0),  # 1 / step_length
+        ("ttt_gym/ConfoundedControls-v0", {"step_length": 0.1}, 10.0),
+        ("ttt_gym/CoinSearch-v0", {}, 0.0),
+        ("ttt_gym/ConfoundedControlsPixels-v0", {}, 0.0),  # no measured recipe for changes of CNN features
+        (CARTPOLE, {}, 0.0),
+    ],
+)
+def test_memory_actors_take_the_envs_recommended_observation_change_by_default(
+    env_id: str, env_kwargs: dict[str, Any], expected: float
+) -> None:
+    # The table recipe as the trainers' default: the memory actors get the env's factor, the memoryless floors none,
+    # and an explicit setting always wins.
+    for name in ("gru", "transformer", "ttt-linear", "ttt-e2e"):
+        assert build_actor(name, env_id, **env_kwargs).config.observation_delta == expected
+    for floor in ("mlp", "transformer-ctx1"):
+        assert build_actor(floor, env_id, **env_kwargs).config.observation_delta == 0.0
+    explicit = build_actor("gru", env_id, actor_kwargs={"observation_delta": 0.5}, **env_kwargs)
+    assert explicit.config.observation_delta == 0.5
+    floor = build_actor("mlp", env_id, actor_kwargs={"observation_delta": 2.0}, **env_kwargs)
+    assert floor.config.observation_delta == 2.0

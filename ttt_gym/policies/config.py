@@ -30,6 +30,8 @@ class ActorConfig(ConfigMixin):
             mapping from what each action did (Confounded Controls: the displacement a command produced), this hands
             the first layer the displacement instead of leaving it to attention or recurrence between two tokens.
             Choose the factor so that a typical change is of order 1 (``1 / step_length``, 20 on Confounded Controls).
+            The trainers default it, for actors that are not :attr:`memoryless`, to the env's
+            ``recommended_observation_delta`` (3 on Mystery Path, 20 on Confounded Controls, else 0).
         encoder: ``"flat"`` (the default) feeds the flattened observation, normalised by its bounds; ``"cnn"`` feeds
             the features of a small CNN (:class:`~ttt_gym.policies.blocks.ImageEncoder`, trained with the actor) of an
             image observation, scaled to [0, 1] by SB3's ``preprocess_obs`` (``normalize_observations`` does not
@@ -48,6 +50,15 @@ class ActorConfig(ConfigMixin):
     encoder_features: int = 64
     log_std_init: float = 0.0
     seed: int = 0
+
+    @property
+    def memoryless(self) -> bool:
+        """True for the floors that act on the current step alone (the MLP, attention over one token).
+
+        The trainers give them no default ``observation_delta``: the change since the last step would hand them one
+        step of the past.
+        """
+        return False
 
     def __post_init__(self) -> None:
         self._lists_to_tuples()

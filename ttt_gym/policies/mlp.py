@@ -24,6 +24,10 @@ class MLPActorConfig(ActorConfig):
     hidden_dims: tuple[int, ...] = (64, 64)
     previous_action: bool = False
 
+    @property
+    def memoryless(self) -> bool:
+        return True
+
     def __post_init__(self) -> None:
         super().__post_init__()
         if not self.hidden_dims or min(self.hidden_dims) < 1:

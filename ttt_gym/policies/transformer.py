@@ -230,6 +230,10 @@ class TransformerActorConfig(ActorConfig):
     ff_mult: int = 4
     context: int | None = None
 
+    @property
+    def memoryless(self) -> bool:
+        return self.context == 1
+
     def __post_init__(self) -> None:
         super().__post_init__()
         _check_heads(self.embed_dim, self.num_heads, rotary=True)

@@ -62,7 +62,11 @@ def build_actor(
     **env_kwargs: Any,
 ) -> SequenceActor:
     """An actor for ``env_id``'s spaces: built from a name or a class (config seed = ``seed`` unless given), or
-    returned as is when it is already an actor."""
+    returned as is when it is already an actor.
+
+    Unless ``actor_kwargs`` set it, an actor that is not ``memoryless`` takes the env's recommended
+    ``observation_delta`` (the table recipe's: 3 on Mystery Path, 20 on Confounded Controls, 0 elsewhere).
+    """
     if isinstance(actor, SequenceActor):
         if actor_kwargs:
             raise ValueError("actor_kwargs configure a new actor; an existing actor was given.")
@@ -76,9 +80,16 @@ def build_actor(
         raise TypeError(f"Expected an actor name, a SequenceActor class or a SequenceActor, got {actor!r}.")
     env = make_env(env_id, env_kwargs)
     config = {"seed": seed, **preset, **(actor_kwargs or {})}
+    if "observation_delta" not in config and not actor_cls.config_class.from_kwargs(**config).memoryless:
+        config["observation_delta"] = recommended_observation_delta(env)
     built = actor_cls(env.observation_space, env.action_space, **config)
     env.close()
     return built
+
+
+def recommended_observation_delta(env: Any) -> float:
+    """The env's ``recommended_observation_delta`` (the suite's memory envs declare one), else 0."""
+    return float(getattr(env.unwrapped, "recommended_observation_delta", 0.0))
 
 
 def sequence_bc_loss(
