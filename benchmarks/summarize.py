@@ -786,6 +786,130 @@ def render_flop_matched(result_dir: Path = FLOP_MATCHED_DIR, ttt_result_dir: Pat
     return "\n".join(out) + "\n"
 
 
+IMPROVE_HEADING = "## Test-time policy improvement (Park et al.) beside GC-TTT (pointmaze-medium)"
+IMPROVE_RESULT_DIR = RESULT_DIR / "improve"
+IMPROVE_AGENTS = (("gciql", "GC-IQL (DDPG+BC)"), ("gciqlawr", "GC-IQL (AWR)"))
+"""Result-name prefixes of ``benchmarks/run_improve.py`` (``{prefix}-improve-pointmaze-medium-{dataset}``)."""
+IMPROVE_METHODS = (
+    ("none", "no test-time method"),
+    ("opex", "+ OPEX (beta chosen on validation)"),
+    ("sfbc", "+ SfBC (32 samples)"),
+    ("otf", "+ on-the-fly training"),
+    ("gc-ttt", "+ GC-TTT (own critic)"),
+    ("gc-ttt+opex", "+ GC-TTT + OPEX"),
+)
+
+
+def load_improve_results(result_dir: Path = IMPROVE_RESULT_DIR) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """(agent prefix, dataset) -> the run_improve records of every seed, smoke runs left out, by seed."""
+    out: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for prefix, _ in IMPROVE_AGENTS:
+        for dataset in TABLE1_DATASETS:
+            records = []
+            for path in sorted(result_dir.glob(f"{prefix}-improve-pointmaze-medium-{dataset}-s*.json")):
+                record = json.loads(path.read_text())
+                if not record.get("smoke"):
+                    records.append(record)
+            out[(prefix, dataset)] = sorted(records, key=lambda r: int(r["seed"]))
+    return out
+
+
+def _improve_cell(records: list[dict[str, Any]], method: str, field: str = "success") -> str:
+    values = [r["methods"][method][field] for r in records if method in r["methods"]]
+    if not values:
+        return "not run"
+    seeds = " / ".join(f"{v:.2f}" for v in values)
+    return f"{_mean_std(values)} ({seeds}; {len(values)} seed{'s' if len(values) > 1 else ''})"
+
+
+def render_improve(result_dir: Path = IMPROVE_RESULT_DIR) -> str | None:
+    """Park et al.'s test-time methods and GC-TTT on GC-IQL's two extractions, navigate and stitch, over seeds."""
+    results = load_improve_results(result_dir)
+    records = [r for rs in results.values() for r in rs]
+    if not records:
+        return None
+    columns = [(prefix, label, dataset) for prefix, label in IMPROVE_AGENTS for dataset in TABLE1_DATASETS]
+    header = "| method | " + " | ".join(f"{label}, {dataset}" for _, label, dataset in columns) + " |"
+
+    def table_rows(field: str) -> list[str]:
+        return [
+            f"| {name} | " + " | ".join(_improve_cell(results[(p, d)], method, field) for p, _, d in columns) + " |"
+            for method, name in IMPROVE_METHODS
+        ]
+
+    success_rows, error_rows = table_rows("success"), table_rows("evaluation_mse")
+    data_errors = []
+    for prefix, label, dataset in columns:
+        rs = [r for r in results[(prefix, dataset)] if r.get("accuracy")]
+        if rs:
+            train = np.mean([r["accuracy"]["training_mse"] for r in rs])
+            val = np.mean([r["accuracy"]["validation_mse"] for r in rs])
+            data_errors.append(f"{label} {dataset} {train:.2f} / {val:.2f}")
+    cost_rows = []
+    for method, name in IMPROVE_METHODS:
+        ms = [r["methods"][method]["policy_ms_per_step"] for r in records if method in r["methods"]]
+        if ms:
+            cost_rows.append(f"| {name} | {np.mean(ms):.2f} | {1000.0 / np.mean(ms):.0f} | {len(ms)} |")
+    betas = sorted({str(r["methods"]["opex"]["beta"]) for r in records if "opex" in r["methods"]})
+    out = [
+        IMPROVE_HEADING,
+        "",
+        *_paragraph(
+            "Park et al.'s test-time policy improvement (`ttt_gym.OPEX`, `ttt_gym.SfBC`, `ttt_gym.OnTheFlyTraining`) "
+            "and GC-TTT on GC-IQL agents with both policy extractions: DDPG+BC (alpha 0.003) and AWR (temperature "
+            "0.003), 256x256, 25k steps, one agent per seed (`benchmarks/configs/gciql-*.json`, "
+            "`gciqlawr-*.json`). Each run evaluates every method on the same 50 test episodes (OGBench's 5 tasks x 10, "
+            "reset seeds seed + i, deterministic actions), so the rows of a column are paired. OPEX's step beta is "
+            "chosen per run on 10 validation episodes (reset seeds 100000+) from 0.03 / 0.3 / 3 (chosen: "
+            f"{', '.join(betas) or 'none yet'}); GC-TTT + OPEX reuses it. On-the-fly training: beta 1, 20 Adam steps "
+            "every 100 steps on the states visited so far, lr 3e-4. GC-TTT: the agent's own critic, K = 100, N = 100, "
+            "batch 256. Each cell: mean ± std over seeds (per-seed values; seeds). Configs in "
+            "`benchmarks/configs/improve/`; results in `benchmarks/results/improve/`."
+        ),
+        "",
+        "```bash",
+        "for ds in navigate stitch; do for agent in gciql gciqlawr; do for seed in 0 1 2; do",
+        "  .venv/bin/python -m benchmarks.run_agent --config benchmarks/configs/$agent-pointmaze-medium-$ds.json "
+        "--seed $seed \\",
+        "      --output benchmarks/results/repro/$agent-pointmaze-medium-$ds-s$seed.json",
+        "  .venv/bin/python -m benchmarks.run_improve --seed $seed \\",
+        "      --config benchmarks/configs/improve/$agent-pointmaze-medium-$ds.json",
+        "done; done; done",
+        ".venv/bin/python -m benchmarks.summarize   # rewrites this section",
+        "```",
+        "",
+        "**Success**",
+        "",
+        header,
+        "|---|" + "---|" * len(columns),
+        *success_rows,
+        "",
+        *_paragraph(
+            "**Policy accuracy** (the paper's diagnostic, `ttt_gym.improve.MazeOracle`): mean ||a - pi*(s, g)||^2 "
+            "against the point-mass oracle (the unit vector towards the BFS subgoal), on the states each method "
+            "visits in its test episodes (actions as taken, clipped to [-1, 1]; at most 8, a corner of the action box "
+            "opposite the oracle). On 5,000 training / 5,000 validation (state, goal) pairs of the agent's own goal "
+            f"sampling the error is {'; '.join(data_errors) or 'not measured'} (mean over seeds)."
+        ),
+        "",
+        header,
+        "|---|" + "---|" * len(columns),
+        *error_rows,
+        "",
+        *_paragraph(
+            "**Cost per step** (the policy's time inside the test episodes, mean over every run above; Hz: steps per "
+            "second of the policy alone):"
+        ),
+        "",
+        "| method | ms / step | Hz | runs |",
+        "|---|---:|---:|---:|",
+        *cost_rows,
+        "",
+        *_ttt_machine_lines(records),
+    ]
+    return "\n".join(out) + "\n"
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--print", action="store_true", help="print the sections instead of writing them")
@@ -799,6 +923,7 @@ def main(argv: list[str] | None = None) -> None:
         (TABLE1_HEADING, lambda: render_table1(args.ttt_results_dir)),
         (FLOP_MATCHED_HEADING, lambda: render_flop_matched(ttt_result_dir=args.ttt_results_dir)),
         (FINE_TUNE_DATA_HEADING, lambda: render_fine_tune_data(args.ttt_results_dir)),
+        (IMPROVE_HEADING, render_improve),
     ]
     for heading, renderer in renderers:
         section = renderer()
