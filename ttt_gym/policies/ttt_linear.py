@@ -48,10 +48,15 @@ _INNER_LN_EPS = 1e-6
 def inner_layer_norm(
     z: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Layer norm over the last dimension; returns the output, the normalised input and the standard deviation."""
-    mean = z.mean(-1, keepdim=True)
-    std = torch.sqrt(z.var(-1, unbiased=False, keepdim=True) + _INNER_LN_EPS)
-    normalised = (z - mean) / std
+    """Layer norm over the last dimension; returns the output, the normalised input and the standard deviation.
+
+    The variance is the mean of the squared deviations, not ``Tensor.var``: on CPU ``var`` over a short last
+    dimension took 7-12 times as long (125 against 18 us on ``[16, 2, 16, 32]``, one thread), and this function runs
+    twice per mini-batch and layer in training and at every step at inference.
+    """
+    centered = z - z.mean(-1, keepdim=True)
+    std = torch.sqrt(centered.square().mean(-1, keepdim=True) + _INNER_LN_EPS)
+    normalised = centered / std
     return weight * normalised + bias, normalised, std
 
 
