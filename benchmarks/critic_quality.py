@@ -8,7 +8,9 @@ known: the BFS distance between cells. This script scores a trained critic (``V(
   by BFS (a critic that follows the maze's walls gets this right; one that rises along the straight line leads into
   dead ends). Reported over all pairs and by BFS distance;
 * **rank correlation** (Spearman) between ``V`` and minus the BFS distance over all pairs;
-* the **steps to the goal** that ``V`` implies, ``log(1 + (1 - gamma) V) / log(gamma)``, against BFS cells.
+* the **steps to the goal** that ``V`` implies, ``log(1 + (1 - gamma) V) / log(gamma)``, against BFS cells;
+* per **evaluation task**: whether moving cell by cell to the neighbour the critic values most leads from the task's
+  start cell to its goal cell (within three times the BFS distance).
 
     .venv/bin/python -m benchmarks.critic_quality --critic gcivl --env pointmaze-medium-stitch-v0 --seeds 0 1 2
 
@@ -100,6 +102,15 @@ def score_critic(
     }
 
 
+def greedy_walk(values: np.ndarray, adjacent: list[list[int]], start: int, goal: int, max_steps: int) -> list[int]:
+    """The cells visited moving, from ``start``, to the open neighbour the critic values most for ``goal``, until the
+    goal cell or ``max_steps`` moves (a critic with a wrong local maximum walks back and forth)."""
+    walk = [start]
+    while walk[-1] != goal and len(walk) <= max_steps:
+        walk.append(max(adjacent[walk[-1]], key=lambda k: values[k, goal]))
+    return walk
+
+
 def evaluate(critic_run: str, env_name: str, seed: int, agent_dir: Path) -> dict[str, Any]:
     import torch
 
@@ -118,7 +129,21 @@ def evaluate(critic_run: str, env_name: str, seed: int, agent_dir: Path) -> dict
     states = np.repeat(centres, len(cells), axis=0)
     goals = np.tile(centres, (len(cells), 1))
     values = np.asarray(critic.value(states, goals), dtype=np.float64).reshape(len(cells), len(cells))
-    return score_critic(values, distances, neighbours(cells), float(critic.config.discount))
+    adjacent = neighbours(cells)
+    scores = score_critic(values, distances, adjacent, float(critic.config.discount))
+    tasks = []  # the evaluation tasks: does following the critic cell by cell lead from the start to the goal?
+    for number, task in enumerate(maze.task_infos, start=1):
+        start, goal = cells.index(tuple(task["init_ij"])), cells.index(tuple(task["goal_ij"]))
+        walk = greedy_walk(values, adjacent, start, goal, max_steps=3 * int(distances[start, goal]))
+        tasks.append(
+            {
+                "task": number,
+                "bfs_cells": int(distances[start, goal]),
+                "reached": walk[-1] == goal,
+                "moves": len(walk) - 1,
+            }
+        )
+    return {**scores, "tasks": tasks}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -137,7 +162,8 @@ def main(argv: list[str] | None = None) -> None:
         print(
             f"{args.critic} {args.env} seed {seed}: next-cell accuracy {scores['next_cell_accuracy']:.3f} "
             f"{scores['next_cell_accuracy_by_distance']}, Spearman {scores['spearman_value_vs_minus_distance']:.3f}, "
-            f"{scores['implied_steps_per_cell']:.1f} implied steps per cell"
+            f"{scores['implied_steps_per_cell']:.1f} implied steps per cell; following it from each task's start "
+            f"reaches the goal: {[t['reached'] for t in scores['tasks']]}"
         )
         record = {"critic": args.critic, "env_name": args.env, "seed": seed, **scores}
         record.update(run_record(started, module="benchmarks.critic_quality", argv=argv, start=start_load))

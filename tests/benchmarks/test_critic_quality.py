@@ -43,3 +43,17 @@ def test_a_critic_that_knows_the_maze_scores_one_and_a_straight_line_critic_does
     line = critic_quality.score_critic(straight, distances, adjacent, discount)
     assert line["next_cell_accuracy"] < 1.0
     assert line["pairs"] == scores["pairs"] == len(cells) * (len(cells) - 1)
+
+
+def test_greedy_walk_follows_an_exact_critic_to_the_goal_and_sticks_where_a_straight_line_critic_meets_a_wall() -> None:
+    cells = critic_quality.open_cells(U_MAZE)
+    distances = critic_quality.bfs_distances(U_MAZE, cells)
+    adjacent = critic_quality.neighbours(cells)
+    start, goal = cells.index((1, 1)), cells.index((1, 3))
+    exact = -distances.astype(float)
+    walk = critic_quality.greedy_walk(exact, adjacent, start, goal, max_steps=18)
+    assert walk[-1] == goal and len(walk) - 1 == distances[start, goal]
+    xy = np.array(cells, dtype=float)
+    straight = -np.linalg.norm(xy[:, None] - xy[None], axis=-1)
+    stuck = critic_quality.greedy_walk(straight, adjacent, start, goal, max_steps=18)
+    assert stuck[-1] != goal and len(stuck) == 19  # never leaves the arm nearest the goal as the crow flies
