@@ -225,16 +225,16 @@ class TTTE2EActor(SequenceActor):
                     create_graph=differentiable and not self.config.first_order,
                     retain_graph=differentiable,
                 )
+            scale = keep  # [B]: the clip factor, the skip decision and the step size make one per-env factor
             if self.config.inner_max_grad_norm is not None:
                 # Per-env clip over all fast tensors; the factor is a constant of the outer backward, as in
                 # torch.nn.utils.clip_grad_norm_.
-                norms = torch.stack([g.detach().pow(2).flatten(1).sum(1) for g in grads]).sum(0).sqrt()
-                factor = (self.config.inner_max_grad_norm / (norms + 1e-6)).clamp(max=1.0)
-                grads = tuple(g * factor.view(-1, *(1,) * (g.dim() - 1)) for g in grads)
+                norms = torch.stack([torch.linalg.vector_norm(g.detach().flatten(1), dim=1) for g in grads]).norm(dim=0)
+                scale = scale * (self.config.inner_max_grad_norm / (norms + 1e-6)).clamp(max=1.0)
             lrs = self.log_inner_lr.exp()
             new_fast = {}
             for name, grad in zip(leaves, grads, strict=True):
-                step = lrs[_FAST.index(name)] * keep.view(-1, *(1,) * (grad.dim() - 1)) * grad
+                step = (lrs[_FAST.index(name)] * scale).view(-1, *(1,) * (grad.dim() - 1)) * grad
                 new_fast[name] = (leaves[name] if differentiable else fast[name]) - step
         if not differentiable:
             new_fast = {name: w.detach() for name, w in new_fast.items()}
