@@ -268,3 +268,16 @@ def test_load_refuses_a_file_from_a_newer_format(goal_spaces, tmp_path):
     torch.save({**state, "format_version": 99}, path)
     with pytest.raises(ValueError, match=r"gcbc\.pt has file format 99.*upgrade ttt_gym"):
         GCBC.load(path)
+
+
+def test_gciql_extractions_share_the_critic_of_their_seed(goal_spaces, line_dataset):
+    # IQL's value and Q are learned without the actor, so AWR and DDPG+BC agents of one seed train the very same critic
+    # on the very same batches: comparing them compares the policy extraction alone (Park et al.'s extraction study).
+    agents = {loss: GCIQL(goal_spaces, line_dataset, **TINY, actor_loss=loss, seed=3) for loss in ("ddpgbc", "awr")}
+    for agent in agents.values():
+        agent.learn(30, progress_bar=False)
+    ddpgbc, awr = (agents[loss].critics.state_dict() for loss in ("ddpgbc", "awr"))
+    assert {"value", "critic", "target_critic"} <= {key.split(".")[0] for key in ddpgbc}
+    assert all(torch.equal(ddpgbc[key], awr[key]) for key in ddpgbc)
+    actors = [agents[loss].policy.state_dict() for loss in ("ddpgbc", "awr")]
+    assert any(not torch.equal(actors[0][key], actors[1][key]) for key in actors[0])  # while the actors differ
