@@ -887,9 +887,9 @@ def render_improve(result_dir: Path = IMPROVE_RESULT_DIR) -> str | None:
         *_paragraph(
             "**Policy accuracy** (the paper's diagnostic, `ttt_gym.improve.MazeOracle`): mean ||a - pi*(s, g)||^2 "
             "against the point-mass oracle (the unit vector towards the BFS subgoal), on the states each method "
-            "visits in its test episodes (actions as taken, clipped to [-1, 1]; at most 8, a corner of the action box "
-            "opposite the oracle). On 5,000 training / 5,000 validation (state, goal) pairs of the agent's own goal "
-            f"sampling the error is {'; '.join(data_errors) or 'not measured'} (mean over seeds)."
+            "visits in its test episodes (actions as taken, clipped to [-1, 1]; at most 5.8, a corner of the action "
+            "box opposite the oracle). On 5,000 training / 5,000 validation (state, goal) pairs of the agent's own "
+            f"goal sampling the error is {'; '.join(data_errors) or 'not measured'} (mean over seeds)."
         ),
         "",
         header,
