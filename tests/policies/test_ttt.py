@@ -94,6 +94,10 @@ def test_step_form_matches_sequence_form_when_some_updates_are_skipped(name: str
     # The sequence form scales each mini-batch's step sizes by its skip decisions inside its loop; the step form
     # decides token by token. A relative threshold of 1 skips some updates and keeps others: both forms must agree.
     actor = make_tiny(name, grad_stop_threshold=1.0, grad_stop_rule="relative").double()
+    with torch.no_grad():  # perturbed: a fresh actor's equal initial values could hide an ordering bug
+        g = torch.Generator().manual_seed(11)
+        for parameter in actor.parameters():
+            parameter.add_(0.1 * torch.randn(parameter.shape, generator=g, dtype=parameter.dtype))
     observations, actions = random_trajectories(actor, 3, 30, seed=6, dtype=torch.float64)
     starts = torch.zeros(3, 30, dtype=torch.bool)
     starts[1, 9] = starts[2, 17] = True
