@@ -415,6 +415,33 @@ def test_best_checkpoint_restores_the_validation_best_weights_and_way_of_acting(
     assert load_actor(tmp_path / "actor.pt").validated_deterministic is False
 
 
+def test_best_checkpoint_gives_ties_to_the_later_checkpoint(monkeypatch) -> None:
+    import ttt_gym.evaluation
+    from ttt_gym.evaluation import EvaluationResult
+
+    # Validation saturates at step 1 and ties at step 2: the later, longer-trained weights are kept.
+    scores = iter([0.4, 0.2, 1.0, 0.6, 1.0, 0.9, 0.8, 0.8])
+
+    def scripted(*args: Any, deterministic: bool, **kwargs: Any) -> EvaluationResult:
+        success = next(scores)
+        return EvaluationResult(np.array([success]), np.array([success]), np.array([1]), 1.0)
+
+    monkeypatch.setattr(ttt_gym.evaluation, "evaluate_success", scripted)
+    actor = _gru()
+    best = BestCheckpoint(actor, CARTPOLE, n_episodes=5, seed=0)
+    snapshots = []
+    for step in range(4):
+        with torch.no_grad():
+            for parameter in actor.parameters():
+                parameter.add_(1.0)
+        snapshots.append({k: v.clone() for k, v in actor.state_dict().items()})
+        best(step)
+    best.restore()
+    assert best.best_step == 2 and best.best == (1.0, 1.0) and actor.validated_deterministic is True
+    for key, value in actor.state_dict().items():
+        torch.testing.assert_close(value, snapshots[2][key], rtol=0, atol=0)
+
+
 def test_evaluation_acts_the_validated_way_unless_told() -> None:
     class Recorder:
         validated_deterministic = False
