@@ -161,15 +161,22 @@ class CausalTransformer(nn.Module):
 
     # -- cache ----------------------------------------------------------------------------------------------------
 
+    @property
+    def cache_names(self) -> tuple[str, ...]:
+        """The state's cache tensors: ``keys_{layer}`` and ``values_{layer}`` for every layer."""
+        return tuple(f"{kind}_{layer}" for layer in range(self.num_layers) for kind in ("keys", "values"))
+
     def empty_cache(self, n_envs: int, device: torch.device, dtype: torch.dtype = torch.float32) -> State:
-        """``keys``/``values`` ``[n_envs, layers, heads, cap, head_dim]`` and ``position`` ``[n_envs]``."""
+        """``keys_{layer}``/``values_{layer}`` ``[n_envs, heads, cap, head_dim]`` and ``position`` ``[n_envs]``.
+
+        One tensor per layer, so that each layer's cache is contiguous: the step's matmuls on a layer slice of one
+        ``[n_envs, layers, ...]`` tensor ran 3.6x slower (2.5 against 0.68 ms for 50 envs x 512 slots, one thread).
+        """
         cap = self.fixed_capacity or _MIN_CACHE
-        shape = (n_envs, self.num_layers, self.num_heads, cap, self.head_dim)
-        return {
-            "keys": torch.zeros(shape, device=device, dtype=dtype),
-            "values": torch.zeros(shape, device=device, dtype=dtype),
-            "position": torch.zeros(n_envs, dtype=torch.long, device=device),
-        }
+        shape = (n_envs, self.num_heads, cap, self.head_dim)
+        state = {name: torch.zeros(shape, device=device, dtype=dtype) for name in self.cache_names}
+        state["position"] = torch.zeros(n_envs, dtype=torch.long, device=device)
+        return state
 
     def reset_cache(self, state: State, reset: torch.Tensor) -> State:
         # Stale slots are never visible once the position is 0, so only the position is reset.
@@ -178,7 +185,7 @@ class CausalTransformer(nn.Module):
 
     def _fit_capacity(self, state: State) -> None:
         """Grow (double) or shrink (halve, after resets) an unbounded cache so the next position fits."""
-        cap = state["keys"].shape[3]
+        cap = state["keys_0"].shape[2]
         needed = int(state["position"].max()) + 1
         new_cap = cap
         while new_cap < needed:
@@ -187,11 +194,11 @@ class CausalTransformer(nn.Module):
             new_cap //= 2
         if new_cap == cap:
             return
-        for name in ("keys", "values"):
+        for name in self.cache_names:
             old = state[name]
-            new = old.new_zeros(*old.shape[:3], new_cap, old.shape[4])
+            new = old.new_zeros(*old.shape[:2], new_cap, old.shape[3])
             keep = min(cap, new_cap)
-            new[:, :, :, :keep] = old[:, :, :, :keep]
+            new[:, :, :keep] = old[:, :, :keep]
             state[name] = new
 
     def step(self, x: torch.Tensor, state: State) -> torch.Tensor:
@@ -199,7 +206,7 @@ class CausalTransformer(nn.Module):
         if self.fixed_capacity is None:
             self._fit_capacity(state)
         position = state["position"]
-        cap = state["keys"].shape[3]
+        cap = state["keys_0"].shape[2]
         slot = position % cap
         slots = torch.arange(cap, device=x.device).unsqueeze(0)
         if self.chunk is not None:
@@ -207,7 +214,7 @@ class CausalTransformer(nn.Module):
         else:
             visible = slots <= torch.clamp(position, max=cap - 1).unsqueeze(1)
         for layer, block in enumerate(self._typed_blocks):
-            keys, values = state["keys"][:, layer], state["values"][:, layer]
+            keys, values = state[f"keys_{layer}"], state[f"values_{layer}"]
             x = block.feed_forward(x + block.attention.step(block.norm(x), keys, values, slot, visible, position))
         state["position"] = position + 1
         return x
@@ -250,9 +257,10 @@ class TransformerActor(SequenceActor):
     Training runs whole sequences under a causal (windowed when ``context`` is set) mask; ``predict`` appends one
     token per step to a KV cache.
 
-    State: ``keys``/``values`` ``[n_envs, layers, heads, cap, head_dim]``, ``position`` ``[n_envs]`` (steps since the
-    episode start) and ``previous_action``. ``cap == context`` with a window (a ring buffer: constant size and
-    per-step cost); with ``context=None`` the cache grows with the longest running episode (O(T) per step).
+    State: ``keys_{layer}``/``values_{layer}`` ``[n_envs, heads, cap, head_dim]`` for every layer, ``position``
+    ``[n_envs]`` (steps since the episode start) and ``previous_action``. ``cap == context`` with a window (a ring
+    buffer: constant size and per-step cost); with ``context=None`` the cache grows with the longest running episode
+    (O(T) per step).
     """
 
     config_class = TransformerActorConfig

@@ -112,8 +112,8 @@ class TTTE2EActorConfig(ActorConfig):
 class TTTE2EActor(SequenceActor):
     """See the module docstring.
 
-    State (constant size): the prefix cache ``keys``/``values`` ``[n_envs, layers, heads, cap, head_dim]`` with
-    ``cap = context or chunk_size`` and ``position`` ``[n_envs]``; the fast weights ``fast_w1`` ``[n_envs, d, h]``,
+    State (constant size): the prefix cache ``keys_{layer}``/``values_{layer}`` ``[n_envs, heads, cap, head_dim]``
+    with ``cap = context or chunk_size`` and ``position`` ``[n_envs]``; the fast weights ``fast_w1`` ``[n_envs, d, h]``,
     ``fast_b1``, ``fast_w2`` ``[n_envs, h, d]``, ``fast_b2``; the current chunk's prefix outputs and embeddings
     ``chunk_hidden`` / ``chunk_embedding`` ``[n_envs, chunk_size, d]``; ``grad_norm_sum``, ``inner_updates`` and
     ``skipped_updates`` ``[n_envs]`` (chunk updates done / skipped this episode); ``previous_action``.
@@ -303,7 +303,7 @@ class TTTE2EActor(SequenceActor):
         state = self.prefix.reset_cache(state, reset)
         fresh = self._memory_state(int(reset.shape[0]))
         for name, value in fresh.items():
-            if name not in ("keys", "values", "position"):
+            if name not in (*self.prefix.cache_names, "position"):
                 state[name] = reset_where(state[name], reset, value)
         return state
 
