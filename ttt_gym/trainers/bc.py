@@ -206,7 +206,7 @@ class BestCheckpoint:
     A checkpoint that ties the best score replaces it. Once every validation episode succeeds, validation can no
     longer tell checkpoints apart, and the later one has trained longer, on the annealed learning rate. Keeping the
     first instead kept Coin Search's seed-0 transformer at its 500-step weights (50 of 50 validation episodes from
-    the first check on).
+    the first check on), which solved 196 of 200 test episodes; its 4,000-step weights, kept now, solve all 200.
     """
 
     ACTION_MODES = (True, False)
