@@ -382,13 +382,12 @@ def test_dagger_training_cost_is_linear_in_the_steps_collected(tmp_path) -> None
     assert c2 >= 3 * 600 and b2 - b1 == pytest.approx(0.05 * (c2 - c1), abs=len(rows) * 10)
 
 
-def test_best_checkpoint_restores_the_validation_best_weights_and_way_of_acting(monkeypatch, tmp_path) -> None:
+def _script_validation(monkeypatch: pytest.MonkeyPatch, successes: list[float]) -> list[bool]:
+    """Make every validation return the next of ``successes`` (also its return); the modes asked for are recorded."""
     import ttt_gym.evaluation
     from ttt_gym.evaluation import EvaluationResult
 
-    # (by the mode, sampled) success per validation: the best is step 1, sampled.
-    scores = iter([0.2, 0.1, 0.3, 0.8, 0.5, 0.4])
-    modes = []
+    scores, modes = iter(successes), []
 
     def scripted(*args: Any, deterministic: bool, **kwargs: Any) -> EvaluationResult:
         modes.append(deterministic)
@@ -396,6 +395,12 @@ def test_best_checkpoint_restores_the_validation_best_weights_and_way_of_acting(
         return EvaluationResult(np.array([success]), np.array([success]), np.array([1]), 1.0)
 
     monkeypatch.setattr(ttt_gym.evaluation, "evaluate_success", scripted)
+    return modes
+
+
+def test_best_checkpoint_restores_the_validation_best_weights_and_way_of_acting(monkeypatch, tmp_path) -> None:
+    # (by the mode, sampled) success per validation: the best is step 1, sampled.
+    modes = _script_validation(monkeypatch, [0.2, 0.1, 0.3, 0.8, 0.5, 0.4])
     actor = _gru()
     assert actor.validated_deterministic is None
     best = BestCheckpoint(actor, CARTPOLE, n_episodes=5, seed=0)
@@ -416,17 +421,8 @@ def test_best_checkpoint_restores_the_validation_best_weights_and_way_of_acting(
 
 
 def test_best_checkpoint_gives_ties_to_the_later_checkpoint(monkeypatch) -> None:
-    import ttt_gym.evaluation
-    from ttt_gym.evaluation import EvaluationResult
-
     # Validation saturates at step 1 and ties at step 2: the later, longer-trained weights are kept.
-    scores = iter([0.4, 0.2, 1.0, 0.6, 1.0, 0.9, 0.8, 0.8])
-
-    def scripted(*args: Any, deterministic: bool, **kwargs: Any) -> EvaluationResult:
-        success = next(scores)
-        return EvaluationResult(np.array([success]), np.array([success]), np.array([1]), 1.0)
-
-    monkeypatch.setattr(ttt_gym.evaluation, "evaluate_success", scripted)
+    _script_validation(monkeypatch, [0.4, 0.2, 1.0, 0.6, 1.0, 0.9, 0.8, 0.8])
     actor = _gru()
     best = BestCheckpoint(actor, CARTPOLE, n_episodes=5, seed=0)
     snapshots = []
