@@ -398,20 +398,26 @@ def _script_validation(monkeypatch: pytest.MonkeyPatch, successes: list[float]) 
     return modes
 
 
-def test_best_checkpoint_restores_the_validation_best_weights_and_way_of_acting(monkeypatch, tmp_path) -> None:
-    # (by the mode, sampled) success per validation: the best is step 1, sampled.
-    modes = _script_validation(monkeypatch, [0.2, 0.1, 0.3, 0.8, 0.5, 0.4])
-    actor = _gru()
-    assert actor.validated_deterministic is None
-    best = BestCheckpoint(actor, CARTPOLE, n_episodes=5, seed=0)
+def _validate_changing_weights(best: BestCheckpoint, actor: torch.nn.Module, n_checks: int) -> list[dict]:
+    """Shift every weight by 1 before each of ``n_checks`` validations, then restore the best; the weights seen."""
     snapshots = []
-    for step in range(3):
+    for step in range(n_checks):
         with torch.no_grad():
             for parameter in actor.parameters():
                 parameter.add_(1.0)
         snapshots.append({k: v.clone() for k, v in actor.state_dict().items()})
         best(step)
     best.restore()
+    return snapshots
+
+
+def test_best_checkpoint_restores_the_validation_best_weights_and_way_of_acting(monkeypatch, tmp_path) -> None:
+    # (by the mode, sampled) success per validation: the best is step 1, sampled.
+    modes = _script_validation(monkeypatch, [0.2, 0.1, 0.3, 0.8, 0.5, 0.4])
+    actor = _gru()
+    assert actor.validated_deterministic is None
+    best = BestCheckpoint(actor, CARTPOLE, n_episodes=5, seed=0)
+    snapshots = _validate_changing_weights(best, actor, 3)
     assert modes == [True, False] * 3
     assert best.best_step == 1 and best.best == (0.8, 0.8) and actor.validated_deterministic is False
     for key, value in actor.state_dict().items():
@@ -425,14 +431,7 @@ def test_best_checkpoint_gives_ties_to_the_later_checkpoint(monkeypatch) -> None
     _script_validation(monkeypatch, [0.4, 0.2, 1.0, 0.6, 1.0, 0.9, 0.8, 0.8])
     actor = _gru()
     best = BestCheckpoint(actor, CARTPOLE, n_episodes=5, seed=0)
-    snapshots = []
-    for step in range(4):
-        with torch.no_grad():
-            for parameter in actor.parameters():
-                parameter.add_(1.0)
-        snapshots.append({k: v.clone() for k, v in actor.state_dict().items()})
-        best(step)
-    best.restore()
+    snapshots = _validate_changing_weights(best, actor, 4)
     assert best.best_step == 2 and best.best == (1.0, 1.0) and actor.validated_deterministic is True
     for key, value in actor.state_dict().items():
         torch.testing.assert_close(value, snapshots[2][key], rtol=0, atol=0)

@@ -302,8 +302,9 @@ class TTTE2EActor(SequenceActor):
     def _reset_memory(self, state: State, reset: torch.Tensor) -> State:
         state = self.prefix.reset_cache(state, reset)
         fresh = self._memory_state(int(reset.shape[0]))
+        kept = (*self.prefix.cache_names, "position")  # reset_cache handled them
         for name, value in fresh.items():
-            if name not in (*self.prefix.cache_names, "position"):
+            if name not in kept:
                 state[name] = reset_where(state[name], reset, value)
         return state
 
