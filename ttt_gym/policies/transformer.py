@@ -34,16 +34,30 @@ def rotary_frequencies(head_dim: int, base: float = 10000.0) -> torch.Tensor:
     return base ** (-torch.arange(half, dtype=torch.float32) / half)
 
 
-def rotary(x: torch.Tensor, positions: torch.Tensor, frequencies: torch.Tensor) -> torch.Tensor:
-    """Rotate the two halves of the last dimension of ``x`` by angles ``position * frequencies``.
+Rotation = tuple[torch.Tensor, torch.Tensor]
+"""``(cos, signed sin)`` of the rotary angles over the whole head width, as :func:`rotary_tables` makes them."""
 
-    ``positions`` broadcasts against ``x.shape[:-1]``.
+
+def rotary_tables(positions: torch.Tensor, frequencies: torch.Tensor, dtype: torch.dtype) -> Rotation:
+    """The rotation at ``positions`` (any shape ``P``): ``cat(cos, cos)`` and ``cat(-sin, sin)``, each ``[*P, dh]``.
+
+    Computed once per forward (or step) and shared by every layer, and by the queries and the keys.
     """
-    half = x.shape[-1] // 2
     angles = positions.to(torch.float32).unsqueeze(-1) * frequencies
-    cos, sin = angles.cos().to(x.dtype), angles.sin().to(x.dtype)
-    x1, x2 = x[..., :half], x[..., half:]
-    return torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1)
+    cos, sin = angles.cos(), angles.sin()
+    return torch.cat([cos, cos], dim=-1).to(dtype), torch.cat([-sin, sin], dim=-1).to(dtype)
+
+
+def rotary(x: torch.Tensor, rotation: Rotation) -> torch.Tensor:
+    """Rotate the two halves ``(x1, x2)`` of the last dimension of ``x``: ``(x1 cos - x2 sin, x2 cos + x1 sin)``.
+
+    Written as ``x * cos + swap(x) * signed_sin``: two products and a sum instead of four and two (the same values
+    bit for bit). ``rotation``'s leading dimensions broadcast against ``x``'s.
+    """
+    cos, signed_sin = rotation
+    half = x.shape[-1] // 2
+    swapped = torch.cat([x[..., half:], x[..., :half]], dim=-1)
+    return x * cos + swapped * signed_sin
 
 
 class CausalSelfAttention(nn.Module):
@@ -58,18 +72,26 @@ class CausalSelfAttention(nn.Module):
         # float32 whatever the weights' dtype, so that positions rotate identically in every form
         self.frequencies = rotary_frequencies(self.head_dim)
 
-    def _split(self, x: torch.Tensor, positions: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        # x [B, T, d] -> q, k, v [B, H, T, dh] with q, k rotated
-        batch, length, _ = x.shape
-        q, k, v = self.qkv(x).view(batch, length, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
-        frequencies = self.frequencies.to(x.device)
-        return rotary(q, positions, frequencies), rotary(k, positions, frequencies), v
+    def rotation(self, positions: torch.Tensor, dtype: torch.dtype) -> Rotation:
+        """The rotary tables of ``positions`` for this attention's head width."""
+        return rotary_tables(positions, self.frequencies.to(positions.device), dtype)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """``x`` ``[B, T, d]`` (row = one episode from position 0); ``mask`` ``[T, T]`` bool, True = may attend."""
+    def _split(self, x: torch.Tensor, rotation: Rotation) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        # x [B, T, d] -> q, k, v [B, H, T, dh] with q, k rotated (together: one set of elementwise ops)
+        batch, length, _ = x.shape
+        qkv = self.qkv(x).view(batch, length, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
+        q, k = rotary(qkv[:2], rotation)
+        return q, k, qkv[2]
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor, rotation: Rotation | None = None) -> torch.Tensor:
+        """``x`` ``[B, T, d]`` (row = one episode from position 0); ``mask`` ``[T, T]`` bool, True = may attend.
+
+        ``rotation``: the tables of positions ``0..T-1`` (``rotation(arange(T), dtype)``), made here when not given.
+        """
         batch, length, dim = x.shape
-        positions = torch.arange(length, device=x.device)
-        q, k, v = self._split(x, positions)
+        if rotation is None:
+            rotation = self.rotation(torch.arange(length, device=x.device), x.dtype)
+        q, k, v = self._split(x, rotation)
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
         return self.out(y.transpose(1, 2).reshape(batch, length, dim))
 
@@ -80,12 +102,13 @@ class CausalSelfAttention(nn.Module):
         values: torch.Tensor,
         slot: torch.Tensor,
         visible: torch.Tensor,
-        positions: torch.Tensor,
+        rotation: Rotation,
     ) -> torch.Tensor:
         """One token per env. ``keys``/``values`` ``[B, H, cap, dh]`` are written in place at ``slot`` ``[B]``;
-        ``visible`` ``[B, cap]`` marks the slots the token attends to (its own included)."""
+        ``visible`` ``[B, cap]`` marks the slots the token attends to (its own included); ``rotation``: the tables
+        of the envs' positions ``[B, 1, 1]``."""
         batch, dim = x.shape
-        q, k, v = self._split(x.unsqueeze(1), positions.unsqueeze(-1).unsqueeze(-1))  # [B, H, 1, dh]
+        q, k, v = self._split(x.unsqueeze(1), rotation)  # [B, H, 1, dh]
         rows = torch.arange(batch, device=x.device)
         keys[rows, :, slot] = k[:, :, 0]
         values[rows, :, slot] = v[:, :, 0]
@@ -155,8 +178,10 @@ class CausalTransformer(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         mask = self.mask(x.shape[1], x.device)
-        for block in self._typed_blocks:
-            x = block.feed_forward(x + block.attention(block.norm(x), mask))
+        blocks = self._typed_blocks
+        rotation = blocks[0].attention.rotation(torch.arange(x.shape[1], device=x.device), x.dtype)
+        for block in blocks:
+            x = block.feed_forward(x + block.attention(block.norm(x), mask, rotation))
         return x
 
     # -- cache ----------------------------------------------------------------------------------------------------
@@ -213,9 +238,11 @@ class CausalTransformer(nn.Module):
             visible = slots <= (position % self.chunk).unsqueeze(1)
         else:
             visible = slots <= torch.clamp(position, max=cap - 1).unsqueeze(1)
-        for layer, block in enumerate(self._typed_blocks):
+        blocks = self._typed_blocks
+        rotation = blocks[0].attention.rotation(position.view(-1, 1, 1), x.dtype)
+        for layer, block in enumerate(blocks):
             keys, values = state[f"keys_{layer}"], state[f"values_{layer}"]
-            x = block.feed_forward(x + block.attention.step(block.norm(x), keys, values, slot, visible, position))
+            x = block.feed_forward(x + block.attention.step(block.norm(x), keys, values, slot, visible, rotation))
         state["position"] = position + 1
         return x
 
