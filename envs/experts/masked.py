@@ -69,7 +69,7 @@ def load_state_policy(env_id: str, weights_path: str | Path | None = None) -> Ba
     path = Path(weights_path) if weights_path is not None else default_weights_path(full_id)
     retrain = (
         f"Retrain the experts with `make experts` (or `python -m ttt_envs.experts.train_ppo --env "
-        f"{task.name}`, about a minute on a CPU)."
+        f"{task.name}`, minutes on a CPU)."
     )
     if not path.is_file():
         raise ExpertWeightsError(f"The {full_id} expert's weights file {path} does not exist. {retrain}")

@@ -6,10 +6,10 @@ policies are trained there with SB3 PPO (rl-zoo hyperparameters, 64x64 MLP) and 
 through :class:`~ttt_envs.experts.base.StatePolicyExpert` on the privileged dict (its own few-line evaluation
 loop: the env suite never imports ``ttt_gym``).
 
-Usage (``make experts`` runs the first line; about 80 s on 2 CPU cores)::
+Usage (``make experts`` runs the first line; about 6 minutes on 2 CPU cores, most of it Acrobot's 1M steps)::
 
     python -m ttt_envs.experts.train_ppo --env all
-    python -m ttt_envs.experts.train_ppo --env acrobot --timesteps 200000 --seed 1
+    python -m ttt_envs.experts.train_ppo --env acrobot --timesteps 1000000 --seed 1
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ import numpy as np
 import torch
 from stable_baselines3 import PPO
 from stable_baselines3.common.env_util import make_vec_env
-from stable_baselines3.common.vec_env import DummyVecEnv
+from stable_baselines3.common.torch_layers import FlattenExtractor
+from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
 import ttt_envs.masked  # noqa: F401  (applies the numpy-2 shim that gymnasium 0.29's Acrobot-v1 needs)
 from ttt_envs import NAMESPACE, register_envs
@@ -60,6 +61,9 @@ class ExpertConfig:
     ppo_kwargs: dict[str, Any] = field(default_factory=dict)
     """Keyword arguments of ``PPO`` (rl-zoo hyperparameters)."""
     n_envs: int = 8
+    normalize: bool = False
+    """Train under SB3's ``VecNormalize`` (rl-zoo's ``normalize: true``), then fold its statistics into the policy's
+    first layers (:func:`fold_observation_normalization`), so that the saved policy still reads raw states."""
 
 
 POLICY_KWARGS: dict[str, Any] = {"net_arch": {"pi": [64, 64], "vf": [64, 64]}}
@@ -87,17 +91,46 @@ CONFIGS: dict[str, ExpertConfig] = {
         name="acrobot",
         full_state_env_id="Acrobot-v1",
         masked_env_id=f"{NAMESPACE}/MaskedAcrobot-v1",
-        timesteps=200_000,
-        expected_return=-100.0,
-        # rl-zoo ppo.yml, Acrobot-v1 (without its VecNormalize, so the saved policy is self-contained).
+        timesteps=1_000_000,
+        expected_return=-80.0,
+        # rl-zoo ppo.yml, Acrobot-v1: 16 envs, 1e6 steps, observations normalised (folded into the saved policy).
         ppo_kwargs={"n_steps": 256, "gae_lambda": 0.94, "gamma": 0.99, "n_epochs": 4, "ent_coef": 0.0},
+        n_envs=16,
+        normalize=True,
     ),
 }
 
 
+def fold_observation_normalization(model: PPO, venv: VecNormalize) -> None:
+    """Make ``model``'s policy read raw observations by folding ``venv``'s observation statistics into it.
+
+    ``VecNormalize`` feeds the policy ``clip((obs - mean) / sqrt(var + eps), -clip_obs, clip_obs)``. Every first
+    linear layer on the (flat) features, ``W x' + b``, becomes ``(W / s) x + (b - W mean / s)``: the same function of
+    the raw observation wherever the clip is inactive (:func:`train_expert` prints how often it was active in the
+    last rollout). SB3 has no public way to drop a ``VecNormalize``; this keeps the shipped zip a plain PPO that
+    needs no statistics file.
+    """
+    policy = model.policy
+    if not isinstance(policy.features_extractor, FlattenExtractor) or not policy.share_features_extractor:
+        raise TypeError("Folding the normalisation needs the MlpPolicy's shared FlattenExtractor.")
+    mean = torch.as_tensor(venv.obs_rms.mean, dtype=torch.float32)
+    scale = torch.sqrt(torch.as_tensor(venv.obs_rms.var, dtype=torch.float32) + venv.epsilon)
+    first_layers = [
+        policy.mlp_extractor.policy_net[0],
+        policy.mlp_extractor.value_net[0],
+    ]
+    with torch.no_grad():
+        for layer in first_layers:
+            assert isinstance(layer, torch.nn.Linear)
+            layer.weight.div_(scale)
+            layer.bias.sub_(layer.weight @ mean)
+
+
 def train_expert(config: ExpertConfig, timesteps: int | None = None, seed: int = 0, verbose: int = 0) -> PPO:
-    """Train PPO on the full-state gymnasium env of ``config`` and return the model."""
+    """Train PPO on the full-state gymnasium env of ``config`` and return the model (reading raw states)."""
     venv = make_vec_env(config.full_state_env_id, n_envs=config.n_envs, seed=seed, vec_env_cls=DummyVecEnv)
+    if config.normalize:
+        venv = VecNormalize(venv, gamma=config.ppo_kwargs.get("gamma", 0.99))  # rl-zoo: observations and rewards
     model = PPO(
         "MlpPolicy",
         venv,
@@ -108,6 +141,12 @@ def train_expert(config: ExpertConfig, timesteps: int | None = None, seed: int =
         **config.ppo_kwargs,
     )
     model.learn(total_timesteps=timesteps or config.timesteps)
+    if isinstance(venv, VecNormalize):
+        clipped = np.mean(np.abs(model.rollout_buffer.observations) >= venv.clip_obs)
+        print(
+            f"{config.name}: VecNormalize clipped {clipped:.1e} of the last rollout's observation entries", flush=True
+        )
+        fold_observation_normalization(model, venv)
     venv.close()
     return model
 
