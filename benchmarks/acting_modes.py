@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> None:
                     "name": name,
                     "policy": policy,
                     "seed": seed,
-                    "actor_path": str(actor_path.relative_to(REPO_ROOT)),
+                    "actor_path": os.path.relpath(actor_path, REPO_ROOT),
                     **evaluate_modes(actor_path, config, seed),
                     "seconds": round(time.perf_counter() - tic, 1),
                     **run_record(started, module="benchmarks.acting_modes", argv=argv, start=load_start),
