@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from stable_baselines3 import PPO
 from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.running_mean_std import RunningMeanStd
 from stable_baselines3.common.torch_layers import FlattenExtractor
 from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
@@ -113,8 +114,11 @@ def fold_observation_normalization(model: PPO, venv: VecNormalize) -> None:
     policy = model.policy
     if not isinstance(policy.features_extractor, FlattenExtractor) or not policy.share_features_extractor:
         raise TypeError("Folding the normalisation needs the MlpPolicy's shared FlattenExtractor.")
-    mean = torch.as_tensor(venv.obs_rms.mean, dtype=torch.float32)
-    scale = torch.sqrt(torch.as_tensor(venv.obs_rms.var, dtype=torch.float32) + venv.epsilon)
+    obs_rms = venv.obs_rms
+    if not isinstance(obs_rms, RunningMeanStd):
+        raise TypeError("Folding the normalisation needs a Box observation space (one RunningMeanStd, not a dict).")
+    mean = torch.as_tensor(obs_rms.mean, dtype=torch.float32)
+    scale = torch.sqrt(torch.as_tensor(obs_rms.var, dtype=torch.float32) + venv.epsilon)
     first_layers = [
         policy.mlp_extractor.policy_net[0],
         policy.mlp_extractor.value_net[0],
