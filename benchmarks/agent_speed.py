@@ -57,16 +57,23 @@ def synthetic_dataset(n_transitions: int = 100_000, episode_length: int = 1000, 
     return GoalDataset.from_arrays(observations, actions, terminals)
 
 
-def matmul_gflops(seconds: float = 1.0) -> float:
-    """Float32 throughput of a 1024x512 @ 512x512 matmul on the current device and thread count."""
-    x, w = torch.randn(1024, 512), torch.randn(512, 512)
+def matmul_gflops(seconds: float = 1.0, device: str | torch.device = "cpu") -> float:
+    """Float32 throughput of a matmul on ``device`` (the CPU: at the thread count set; 1024x512 @ 512x512, a 512^3
+    agent's layer. CUDA: 8192^3, the size that reaches the card's float32 rate, with torch's default precision)."""
+    device = torch.device(device)
+    n, k, m = (8192, 8192, 8192) if device.type == "cuda" else (1024, 512, 512)
+    x, w = torch.randn(n, k, device=device), torch.randn(k, m, device=device)
     for _ in range(3):
         x @ w
+    if device.type == "cuda":
+        torch.cuda.synchronize()
     count, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
         x @ w
         count += 1
-    return 2 * 1024 * 512 * 512 * count / (time.perf_counter() - start) / 1e9
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+    return 2 * n * k * m * count / (time.perf_counter() - start) / 1e9
 
 
 def measure_update_speed(
@@ -85,10 +92,12 @@ def measure_update_speed(
     with FlopCounterMode(display=False) as counter:
         model._train_step(batch)
     gflop = counter.get_total_flops() / 1e9
-    peak = matmul_gflops()
+    peak = matmul_gflops(device=model.device)
     model.learn(3, progress_bar=False, log_interval=0)
     start = time.perf_counter()
     model.learn(1, progress_bar=False, log_interval=0)
+    if model.device.type == "cuda":
+        torch.cuda.synchronize()
     per_step = time.perf_counter() - start
     steps = max(3, int(seconds / max(per_step, 1e-6)))
     start = time.perf_counter()

@@ -34,15 +34,18 @@ RESULT_DIR = REPO_ROOT / "benchmarks" / "results" / "batched_adaptation"
 REQUIRED = ("name", "agent", "hidden_dims", "selector", "steps", "batch_size", "n_envs", "repeats", "torch_threads")
 
 
-def matmul_gflops(size: int, repeats: int = 20) -> float:
-    """The machine's float32 matmul rate at ``size``^3 with the current torch threads (median of ``repeats``)."""
-    a, b = torch.randn(size, size), torch.randn(size, size)
+def matmul_gflops(size: int, repeats: int = 20, device: str | torch.device = "cpu") -> float:
+    """The float32 matmul rate at ``size``^3 on ``device`` (CPU: the current torch threads), median of ``repeats``."""
+    a, b = torch.randn(size, size, device=device), torch.randn(size, size, device=device)
+    synchronize = torch.cuda.synchronize if torch.device(device).type == "cuda" else (lambda: None)
     for _ in range(3):
         a @ b
     times = []
     for _ in range(repeats):
+        synchronize()
         tic = time.perf_counter()
         a @ b
+        synchronize()
         times.append(time.perf_counter() - tic)
     return 2 * size**3 / float(np.median(times)) / 1e9
 
@@ -54,13 +57,13 @@ def adaptation_gflop(config: dict[str, Any], obs_dim: int, goal_dim: int, action
     return float(config["steps"]) * float(config["batch_size"]) * 3 * 2 * weights / 1e9
 
 
-def measure(config: dict[str, Any]) -> dict[str, Any]:
+def measure(config: dict[str, Any], device: str = "cpu") -> dict[str, Any]:
     """Median milliseconds of one all-adapting ``predict`` per (E, mode), and the adaptations counted."""
     torch.set_num_threads(int(config["torch_threads"]))
     dataset = GoalDataset.load(config["dataset"]) if config.get("dataset") else synthetic_maze_dataset()
     box = spaces.Box(-np.inf, np.inf, (dataset.observation_dim,), np.float32)
     actions = spaces.Box(-1.0, 1.0, (dataset.action_dim,), np.float32)
-    agent = AGENTS[config["agent"]]((box, actions), hidden_dims=tuple(config["hidden_dims"]), device="cpu", seed=0)
+    agent = AGENTS[config["agent"]]((box, actions), hidden_dims=tuple(config["hidden_dims"]), device=device, seed=0)
     rng = np.random.default_rng(0)
     rows: list[dict[str, Any]] = []
     for n_envs in config["n_envs"]:
@@ -107,20 +110,28 @@ def measure(config: dict[str, Any]) -> dict[str, Any]:
     for row in rows:
         row["together_vs_one_env"] = None if base is None else row["together_ms"] / base
         row["gflops_together"] = row["n_envs"] * flop / (row["together_ms"] / 1e3)
-    rates = {str(size): round(matmul_gflops(size), 1) for size in (256, 1024)}
+    sizes = (256, 1024, 8192) if agent.device.type == "cuda" else (256, 1024)
+    rates = {str(size): round(matmul_gflops(size, device=agent.device), 1) for size in sizes}
     print(f"one adaptation {flop:.2f} GFLOP; matmul rate {rates} GFLOP/s", flush=True)
-    return {"rows": rows, "dataset": repr(dataset), "adaptation_gflop": flop, "matmul_gflops": rates}
+    return {
+        "rows": rows,
+        "dataset": repr(dataset),
+        "adaptation_gflop": flop,
+        "matmul_gflops": rates,
+        "device": str(agent.device),
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.batched_adaptation", description=__doc__)
     parser.add_argument("--config", required=True, help="a name in benchmarks/configs/batched_adaptation/ or a path")
     parser.add_argument("--output", type=Path, help="result JSON (default results/batched_adaptation/NAME.json)")
+    parser.add_argument("--device", default="cpu", help="where the agent and the adapted copies live (cpu, cuda)")
     args = parser.parse_args(argv)
     path = Path(args.config) if args.config.endswith(".json") else CONFIG_DIR / f"{args.config}.json"
     config = read_config(path, REQUIRED, "a batched-adaptation config")
     started, start_load = dt.datetime.now(dt.timezone.utc), os.getloadavg()
-    result = {"name": config["name"], "config": config, **measure(config)}
+    result = {"name": config["name"], "config": config, **measure(config, args.device)}
     result.update(run_record(started, module="benchmarks.batched_adaptation", argv=argv, start=start_load))
     out = output_path(parser, args.output, RESULT_DIR / f"{config['name']}.json")
     write_json_atomic(out, result)

@@ -46,6 +46,7 @@ def main(argv: list[str] | None = None) -> None:
         default=1,
         help="TestTimeTraining(torch_threads=...) during adaptations; 'none': the process's --threads",
     )
+    parser.add_argument("--device", default="cpu", help="where the agent and its adapted copies live (cpu, cuda)")
     parser.add_argument("--fused-adam", action="store_true", help="optimizer_kwargs={'fused': True}")
     args = parser.parse_args(argv)
 
@@ -56,16 +57,16 @@ def main(argv: list[str] | None = None) -> None:
     spaces_pair, hidden_dims = (box, action_space), tuple(args.hidden_dims)
     agent: GoalConditionedAgent
     if args.agent == "gcbc":
-        agent = GCBC(spaces_pair, hidden_dims=hidden_dims, device="cpu")
+        agent = GCBC(spaces_pair, hidden_dims=hidden_dims, device=args.device)
     elif args.agent == "gcivl":
-        agent = GCIVL(spaces_pair, hidden_dims=hidden_dims, device="cpu")
+        agent = GCIVL(spaces_pair, hidden_dims=hidden_dims, device=args.device)
     else:
-        agent = GCIQL(spaces_pair, hidden_dims=hidden_dims, device="cpu")
+        agent = GCIQL(spaces_pair, hidden_dims=hidden_dims, device=args.device)
     selector = None
     if args.selector == "critic-free":
         selector = make_selector("critic-free", dataset)
     elif args.selector == "gc-ttt":
-        critic = agent if hasattr(agent, "value") else GCIQL(spaces_pair, hidden_dims=hidden_dims, device="cpu")
+        critic = agent if hasattr(agent, "value") else GCIQL(spaces_pair, hidden_dims=hidden_dims, device=args.device)
         selector = make_selector("gc-ttt", dataset, critic.value)  # type: ignore[attr-defined]
     ttt = TestTimeTraining(
         agent,
@@ -95,7 +96,7 @@ def main(argv: list[str] | None = None) -> None:
     per_adaptation = 1e3 / max(stats.adaptations, 1)
     print(
         f"{args.agent} {'x'.join(map(str, args.hidden_dims))}, K={args.every}, N={args.steps}, batch "
-        f"{args.batch_size}, {args.threads} thread(s), {dataset!r}\n"
+        f"{args.batch_size}, {args.threads} thread(s), device {ttt.device}, {dataset!r}\n"
         f"  per step: {per_step_ms:.2f} ms with TTT ({1e3 / per_step_ms:.1f} Hz), {plain_ms:.2f} ms without\n"
         f"  per adaptation: {stats.adaptation_ms:.0f} ms = selection {per_adaptation * stats.selection_seconds:.1f} ms"
         f" + fine-tuning {per_adaptation * stats.training_seconds:.0f} ms "

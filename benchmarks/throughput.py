@@ -61,8 +61,8 @@ SB3_CONTRIB_REQUIREMENT = "sb3-contrib==2.2.1"
 PPO_ACTOR = "MlpLstmPolicy"
 # Arguments the benchmark sets itself; every other argument of the trainer stays at its default.
 PASSED_ARGUMENTS = {
-    "dagger": ("env_id", "actor_cls_or_name", "total_timesteps", "seed", "progress_bar", "logger"),
-    "bc": ("env_id", "actor_cls_or_name", "demonstrations", "seed", "progress_bar"),
+    "dagger": ("env_id", "actor_cls_or_name", "total_timesteps", "seed", "progress_bar", "logger", "device"),
+    "bc": ("env_id", "actor_cls_or_name", "demonstrations", "seed", "progress_bar", "device"),
 }
 
 
@@ -116,10 +116,8 @@ def defaults_hash(defaults: dict[str, Any] | None) -> str | None:
 
 def entry_key(entry: dict[str, Any]) -> tuple[Any, ...]:
     """What identifies a measurement: an entry with the same key is not measured again."""
-    return tuple(
-        entry[field]
-        for field in ("trainer", "actor", "total_timesteps", "demo_episodes", "config_hash", "defaults_hash")
-    )
+    fields = ("trainer", "actor", "total_timesteps", "demo_episodes", "config_hash", "defaults_hash")
+    return (*(entry[field] for field in fields), entry.get("device", "cpu"))
 
 
 def require_recurrent_ppo() -> type:
@@ -183,13 +181,14 @@ def _timed(train: Callable[[], Any]) -> tuple[Any, float, float]:
     return result, time.perf_counter() - wall, time.process_time() - cpu
 
 
-def measure_recurrent_ppo(config: dict[str, Any], total_timesteps: int) -> dict[str, Any]:
+def measure_recurrent_ppo(config: dict[str, Any], total_timesteps: int, device: str = "cpu") -> dict[str, Any]:
     """Env steps/s (and gradient steps/s) of ``RecurrentPPO.learn(total_timesteps)`` with the config's settings."""
     from stable_baselines3.common.env_util import make_vec_env
 
     recurrent_ppo = require_recurrent_ppo()
     settings = config["recurrent_ppo"]
     kwargs = {key: _schedule(value) for key, value in settings["hyperparameters"].items()}
+    kwargs["device"] = device
     env = make_vec_env(config["env_id"], n_envs=int(settings["n_envs"]), seed=int(config["seed"]))
     model = recurrent_ppo(env=env, seed=int(config["seed"]), verbose=0, **kwargs)
     gradient_steps = [0]
@@ -211,7 +210,7 @@ def measure_recurrent_ppo(config: dict[str, Any], total_timesteps: int) -> dict[
     }
 
 
-def measure_dagger(config: dict[str, Any], actor: str, total_timesteps: int) -> dict[str, Any]:
+def measure_dagger(config: dict[str, Any], actor: str, total_timesteps: int, device: str = "cpu") -> dict[str, Any]:
     """Env steps/s (rollouts + demonstrations) of ``train_dagger`` at its defaults."""
     from ttt_gym.trainers import train_dagger
 
@@ -225,6 +224,7 @@ def measure_dagger(config: dict[str, Any], actor: str, total_timesteps: int) -> 
                 seed=int(config["seed"]),
                 progress_bar=False,
                 logger=logger,
+                device=device,
             )
         )
     rounds = [dump for dump in dumps if "dagger/round" in dump]
@@ -250,7 +250,7 @@ def measure_dagger(config: dict[str, Any], actor: str, total_timesteps: int) -> 
     }
 
 
-def measure_bc(config: dict[str, Any], actor: str, demonstrations: list[Any]) -> dict[str, Any]:
+def measure_bc(config: dict[str, Any], actor: str, demonstrations: list[Any], device: str = "cpu") -> dict[str, Any]:
     """Gradient steps/s of ``train_bc`` at its defaults on the given demonstrations."""
     from ttt_gym.trainers import train_bc
 
@@ -262,6 +262,7 @@ def measure_bc(config: dict[str, Any], actor: str, demonstrations: list[Any]) ->
                 demonstrations,
                 seed=int(config["seed"]),
                 progress_bar=False,
+                device=device,
                 **config["bc"].get("train_bc_kwargs", {}),
             )
         )
@@ -351,6 +352,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--total-timesteps", type=int, help="N for RecurrentPPO and DAgger (default: the config's)")
     parser.add_argument("--quick", action="store_true", help="smoke run: the config's quick sizes; needs --output")
     parser.add_argument("--markdown", action="store_true", help="print the table of the entries measured; run nothing")
+    parser.add_argument(
+        "--device", default="cpu", help="where every trainer trains (cpu, cuda); part of an entry's key"
+    )
     args = parser.parse_args(argv)
     output = output_path(parser, args.output, DEFAULT_OUTPUT, smoke_flags="--quick" if args.quick else None)
 
@@ -377,6 +381,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     "config_hash": chash,
                     "defaults_hash": defaults_hash(defaults),
                     "trainer_defaults": defaults,
+                    "device": args.device,
                 }
             )
     done = {entry_key(entry): entry for entry in read_results(output)["entries"]}
@@ -409,11 +414,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             continue
         started, load_start = dt.datetime.now(dt.timezone.utc), os.getloadavg()
         if cell["trainer"] == "recurrent_ppo":
-            measured = measure_recurrent_ppo(config, n)
+            measured = measure_recurrent_ppo(config, n, args.device)
         elif cell["trainer"] == "dagger":
-            measured = measure_dagger(config, cell["actor"], n)
+            measured = measure_dagger(config, cell["actor"], n, args.device)
         else:
-            measured = measure_bc(config, cell["actor"], demonstrations)
+            measured = measure_bc(config, cell["actor"], demonstrations, args.device)
         entry = {
             **cell,
             **measured,

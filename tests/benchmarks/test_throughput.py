@@ -103,3 +103,14 @@ def test_missing_sb3_contrib_names_the_install_command(tmp_path, monkeypatch):
 def test_quick_needs_an_output():
     with pytest.raises(SystemExit):
         throughput.main(["--quick"])
+
+
+def test_the_device_is_part_of_an_entrys_key_and_old_entries_are_cpu_ones(imitation_results):
+    output, _ = imitation_results
+    entries = json.loads(output.read_text())["entries"]
+    assert entries and all(entry["device"] == "cpu" for entry in entries)
+    entry = entries[0]
+    legacy = {key: value for key, value in entry.items() if key != "device"}  # written before --device existed
+    assert throughput.entry_key(legacy) == throughput.entry_key(entry)
+    assert throughput.entry_key({**entry, "device": "cuda"}) != throughput.entry_key(entry)
+    assert "device" not in throughput.trainer_defaults("dagger")  # passed by the benchmark, not a default it records

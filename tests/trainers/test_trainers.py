@@ -580,3 +580,14 @@ def test_memory_actors_take_the_envs_recommended_observation_change_by_default(
     assert explicit.config.observation_delta == 0.5
     floor = build_actor("mlp", env_id, actor_kwargs={"observation_delta": 2.0}, **env_kwargs)
     assert floor.config.observation_delta == 2.0
+
+
+def test_device_argument_places_a_new_actor_and_moves_a_given_one(demos: list[TrajectoryWithRew]) -> None:
+    kwargs: dict[str, Any] = {"n_batches": 1, "batch_size": 2, "validation_episodes": 0, "progress_bar": False}
+    actor = train_bc(CARTPOLE, "gru", demos, actor_kwargs=TINY_GRU, device="cpu", **kwargs)
+    assert actor.device.type == "cpu"
+    assert build_actor(actor, CARTPOLE, device="cpu") is actor  # moved in place, not copied
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert build_actor("gru", CARTPOLE, actor_kwargs=TINY_GRU, device="auto").device.type == expected
+    with pytest.raises(RuntimeError):
+        build_actor("gru", CARTPOLE, device="not-a-device")

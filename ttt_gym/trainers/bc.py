@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from imitation.data.types import Trajectory
 from stable_baselines3.common.logger import Logger
+from stable_baselines3.common.utils import get_device
 from tqdm.auto import tqdm
 
 from ttt_gym.policies import SequenceActor, resolve_actor
@@ -59,6 +60,7 @@ def build_actor(
     *,
     seed: int = 0,
     actor_kwargs: dict[str, Any] | None = None,
+    device: str | torch.device | None = None,
     **env_kwargs: Any,
 ) -> SequenceActor:
     """An actor for ``env_id``'s spaces: built from a name or a class (config seed = ``seed`` unless given), or
@@ -66,7 +68,11 @@ def build_actor(
 
     Unless ``actor_kwargs`` set it, an actor that is not ``memoryless`` takes the env's recommended
     ``observation_delta`` (the table recipe's: 3 on Mystery Path, 20 on Confounded Controls, 0 elsewhere).
+    ``device`` (``"cpu"``, ``"cuda"``, SB3's ``"auto"``) moves the actor there; None leaves a given actor where it
+    is and builds a new one on the CPU.
     """
+    if device is not None:
+        return build_actor(actor, env_id, seed=seed, actor_kwargs=actor_kwargs, **env_kwargs).to(get_device(device))
     if isinstance(actor, SequenceActor):
         if actor_kwargs:
             raise ValueError("actor_kwargs configure a new actor; an existing actor was given.")
@@ -297,6 +303,7 @@ def train_bc(
     validate_every: int = 500,
     actor_kwargs: dict[str, Any] | None = None,
     env_kwargs: dict[str, Any] | None = None,
+    device: str | torch.device | None = None,
     progress_bar: bool = True,
     logger: Logger | None = None,
 ) -> SequenceActor:
@@ -330,6 +337,9 @@ def train_bc(
         validate_every: batches between validations (all validation episodes run in lockstep).
         actor_kwargs: the actor's config fields (``embed_dim``, ``hidden_dim``, ...).
         env_kwargs: keyword arguments for ``gym.make``.
+        device: where the actor trains and acts: ``"cpu"``, ``"cuda"`` or SB3's ``"auto"`` (CUDA when available).
+            None keeps a given actor where it is and builds a new one on the CPU, where the documented recipe was
+            measured (docs/BENCHMARKS.md, "On a GPU": BC is 4-42x faster on an H200).
         progress_bar: tqdm bar over batches.
         logger: an SB3 logger (``stable_baselines3.common.logger.configure(folder, ["stdout", "csv"])``); records
             ``bc/loss``, ``bc/nll``, ``bc/accuracy``, ``bc/lr`` and ``validation/*``. None writes nothing.
@@ -345,7 +355,9 @@ def train_bc(
         raise ValueError(f"n_epochs must be positive, got {n_epochs}.")
     if validate_every < 1:
         raise ValueError(f"validate_every must be >= 1, got {validate_every}.")
-    actor = build_actor(actor_cls_or_name, env_id, seed=seed, actor_kwargs=actor_kwargs, **(env_kwargs or {}))
+    actor = build_actor(
+        actor_cls_or_name, env_id, seed=seed, actor_kwargs=actor_kwargs, device=device, **(env_kwargs or {})
+    )
     rng = np.random.default_rng(seed)
     sampler = SegmentSampler(
         trajectories_to_segments(demonstrations), batch_size=batch_size, rng=rng, window=window, burn_in=burn_in

@@ -78,6 +78,7 @@ def train_dagger(
     actor_kwargs: dict[str, Any] | None = None,
     env_kwargs: dict[str, Any] | None = None,
     checkpoint_dir: str | Path | None = None,
+    device: str | torch.device | None = None,
     progress_bar: bool = True,
     logger: Logger | None = None,
 ) -> SequenceActor:
@@ -120,6 +121,7 @@ def train_dagger(
         actor_kwargs: the actor's config fields.
         env_kwargs: keyword arguments for ``gym.make`` (e.g. ``max_steps``).
         checkpoint_dir: when set, ``round_{r:03d}.pt`` is written there after every round (``load_actor`` reads it).
+        device: as in :func:`~ttt_gym.trainers.train_bc` (None: a new actor on the CPU, a given one where it is).
         progress_bar: tqdm bars over steps and batches.
         logger: SB3 logger; records ``bc/*`` every 100 batches, ``dagger/*`` and ``validation/*`` per round (beta,
             steps, batches, rollout return and success, ``imitation``'s ``rollout_stats``). None writes nothing.
@@ -152,7 +154,7 @@ def train_dagger(
     env_kwargs = env_kwargs or {}
     seeds = np.random.SeedSequence(seed)
     demo_seed, rollout_seed, sample_seed = (int(s.generate_state(1)[0]) for s in seeds.spawn(3))
-    actor = build_actor(actor_cls_or_name, env_id, seed=seed, actor_kwargs=actor_kwargs, **env_kwargs)
+    actor = build_actor(actor_cls_or_name, env_id, seed=seed, actor_kwargs=actor_kwargs, device=device, **env_kwargs)
     checkpoints = None if checkpoint_dir is None else Path(checkpoint_dir)
     best = BestCheckpoint(
         actor, env_id, n_episodes=validation_episodes, seed=seed, env_kwargs=env_kwargs, logger=logger
