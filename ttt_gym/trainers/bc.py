@@ -303,7 +303,7 @@ def train_bc(
     validate_every: int = 500,
     actor_kwargs: dict[str, Any] | None = None,
     env_kwargs: dict[str, Any] | None = None,
-    device: str | torch.device | None = None,
+    device: str | torch.device | None = "auto",
     progress_bar: bool = True,
     logger: Logger | None = None,
 ) -> SequenceActor:
@@ -337,9 +337,9 @@ def train_bc(
         validate_every: batches between validations (all validation episodes run in lockstep).
         actor_kwargs: the actor's config fields (``embed_dim``, ``hidden_dim``, ...).
         env_kwargs: keyword arguments for ``gym.make``.
-        device: where the actor trains and acts: ``"cpu"``, ``"cuda"`` or SB3's ``"auto"`` (CUDA when available).
-            None keeps a given actor where it is and builds a new one on the CPU, where the documented recipe was
-            measured (docs/BENCHMARKS.md, "On a GPU": BC is 4-42x faster on an H200).
+        device: where the actor trains and acts, a given actor included: ``"auto"`` (CUDA when available, as in SB3
+            and ``imitation``), ``"cpu"``, ``"cuda"``... On an H200 these Adam steps ran 4-42x faster than on 2 CPU
+            cores (docs/BENCHMARKS.md, "On a GPU"). None leaves a given actor where it is (a new one: the CPU).
         progress_bar: tqdm bar over batches.
         logger: an SB3 logger (``stable_baselines3.common.logger.configure(folder, ["stdout", "csv"])``); records
             ``bc/loss``, ``bc/nll``, ``bc/accuracy``, ``bc/lr`` and ``validation/*``. None writes nothing.

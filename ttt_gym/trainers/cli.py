@@ -65,7 +65,7 @@ def add_train_commands(subparsers: Any) -> argparse.ArgumentParser:
         "--n-envs", type=int, default=16, help="episodes run in lockstep (batched predict) in rollouts and evaluation"
     )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="cpu", help="where the actor trains: cpu (the recipe's), cuda or auto")
+    parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda")
     parser.add_argument("--output", default=None, help="actor file (default runs/train/ENV-POLICY-TRAINER-sSEED.pt)")
     parser.add_argument("--eval-episodes", type=int, default=20)
     parser.add_argument("--log-dir", default=None, help="write SB3 logs (csv) there")

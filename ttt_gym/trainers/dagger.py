@@ -78,7 +78,7 @@ def train_dagger(
     actor_kwargs: dict[str, Any] | None = None,
     env_kwargs: dict[str, Any] | None = None,
     checkpoint_dir: str | Path | None = None,
-    device: str | torch.device | None = None,
+    device: str | torch.device | None = "auto",
     progress_bar: bool = True,
     logger: Logger | None = None,
 ) -> SequenceActor:
@@ -121,7 +121,8 @@ def train_dagger(
         actor_kwargs: the actor's config fields.
         env_kwargs: keyword arguments for ``gym.make`` (e.g. ``max_steps``).
         checkpoint_dir: when set, ``round_{r:03d}.pt`` is written there after every round (``load_actor`` reads it).
-        device: as in :func:`~ttt_gym.trainers.train_bc` (None: a new actor on the CPU, a given one where it is).
+        device: as in :func:`~ttt_gym.trainers.train_bc`: ``"auto"`` trains on CUDA when available (on an H200 DAgger
+            at these defaults ran 1.3-2.4x faster than on 2 CPU cores; docs/BENCHMARKS.md, "On a GPU").
         progress_bar: tqdm bars over steps and batches.
         logger: SB3 logger; records ``bc/*`` every 100 batches, ``dagger/*`` and ``validation/*`` per round (beta,
             steps, batches, rollout return and success, ``imitation``'s ``rollout_stats``). None writes nothing.
