@@ -275,7 +275,7 @@ def render() -> str:
         dates = sorted(r["started_utc"] for r in all_records) + sorted(r["finished_utc"] for r in all_records)
         commits = sorted({str(r.get("git_commit")) for r in all_records})
         lines += [
-            f"{machine['cpu_count']} CPU cores ({machine['cpu_model']}), no GPU, {machine['platform']},",
+            f"{_machines(all_records)}, no GPU, {machine['platform']},",
             f"Python {machine['python']}, torch {machine['torch']}; 1 torch thread per run, 2 runs at a time, and",
             "other jobs shared the two cores: the 1-minute load average read at the start, after training and at the",
             f"end of the runs ranged from {min(loads):.1f} to {max(loads):.1f}. Runs from {min(dates)} to",
@@ -395,13 +395,20 @@ def _paragraph(text: str) -> list[str]:
     return textwrap.wrap(text, width=115, break_long_words=False, break_on_hyphens=False)
 
 
+def _machines(records: list[dict[str, Any]]) -> str:
+    """``2 CPU cores (MODEL)``, naming every CPU model the records ran on (the VMs of a session can differ)."""
+    cores = " or ".join(dict.fromkeys(str(r["machine"]["cpu_count"]) for r in records))
+    models = " or ".join(dict.fromkeys(str(r["machine"]["cpu_model"]) for r in records))
+    return f"{cores} CPU cores ({models})"
+
+
 def _ttt_machine_lines(records: list[dict[str, Any]]) -> list[str]:
     machine = records[0]["machine"]
     loads = [r["machine"][key][0] for r in records for key in ("load_average_start", "load_average_end")]
     dates = sorted(r["started_utc"] for r in records) + sorted(r["finished_utc"] for r in records)
     commits = sorted({str(r.get("git_commit")) for r in records})
     return _paragraph(
-        f"Machine: {machine['cpu_count']} CPU cores ({machine['cpu_model']}), {machine['platform']}, torch "
+        f"Machine: {_machines(records)}, {machine['platform']}, torch "
         f"{machine['torch']}, 1 torch thread per run; the 1-minute load average read at the start and end of the "
         f"runs ranged from {min(loads):.1f} to {max(loads):.1f}. Runs from {min(dates)} to {max(dates)} (UTC), code "
         f"at {', '.join(commits)}."
