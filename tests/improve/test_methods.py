@@ -62,7 +62,7 @@ def test_sfbc_acts_with_the_best_of_its_samples(gciql):
     candidates = sfbc.candidates
     sfbc.candidates = lambda observation: drawn.append(candidates(observation)) or drawn[-1]
     chosen, _ = sfbc.predict(obs)
-    actions, values, _ = drawn[0]
+    actions, values = (tensor.cpu() for tensor in drawn[0][:2])  # on the agent's device (CUDA where there is one)
     assert actions.shape == (8, 16, 2) and values.shape == (8, 16)
     expected = actions[torch.arange(8), values.argmax(1)].numpy()
     np.testing.assert_allclose(chosen, expected, rtol=0, atol=1e-6)

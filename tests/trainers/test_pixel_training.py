@@ -62,7 +62,7 @@ def test_dagger_on_pixels_labels_with_the_privileged_expert() -> None:
     fresh = build_actor("gru", MYSTERY_PATH_PIXELS, seed=0, actor_kwargs=TINY_CNN_GRU)
     assert fresh.observation_encoder is not None
     moved = [
-        float((trained - initial).detach().abs().max())
+        float((trained.detach().cpu() - initial.detach()).abs().max())  # trained on CUDA where there is one
         for trained, initial in zip(
             actor.observation_encoder.parameters(), fresh.observation_encoder.parameters(), strict=True
         )
