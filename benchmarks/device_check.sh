@@ -5,7 +5,7 @@
 #   DEVICE=cpu QUICK=1 bash benchmarks/device_check.sh runs/device_smoke   # here: the same commands, small
 #
 # Wheels of what that machine lacks (gymnasium 0.29.1, stable-baselines3 2.2.1, imitation 1.0.1, ...) are installed
-# from .whl/ when it exists (docs/BENCHMARKS.md, "Memory policies on a GPU", says how they were fetched). Every step
+# from .whl/ when it exists (docs/BENCHMARKS.md, "On a GPU (NVIDIA H200)", says how they were fetched). Every step
 # has its own time limit and writes its output to OUT_DIR, so a slow step costs its own figure, not the others'.
 set -uo pipefail
 OUT_DIR=${1:?usage: device_check.sh OUT_DIR}
