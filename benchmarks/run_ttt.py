@@ -92,14 +92,17 @@ def _check_selector_kwargs(path: Path, kind: str, kwargs: Any) -> None:
     """``selector.kwargs`` must be keyword arguments the selector of ``kind`` takes (checked before any loading)."""
     import inspect
 
+    from ttt_gym.ttt.episodes import EpisodeSelector
     from ttt_gym.ttt.selection import GoalRelatedSelector, RandomSelector
 
     if not isinstance(kwargs, dict):
         raise ValueError(f"{path}: selector.kwargs must be an object of keyword arguments, got {kwargs!r}.")
-    selector_class = RandomSelector if kind == "random" else GoalRelatedSelector
+    selector_class = {"random": RandomSelector, "gc-ttt-episodes": EpisodeSelector}.get(kind, GoalRelatedSelector)
     preset = () if kind == "random" else ("relevance", "optimality")  # fixed by the kind in make_selector
-    accepted = [name for name in inspect.signature(selector_class).parameters if name not in ("dataset", "critic")]
-    accepted = [name for name in accepted if name not in preset]
+    # EpisodeSelector passes its **kwargs on to GoalRelatedSelector, so it takes both signatures' arguments.
+    classes = (EpisodeSelector, GoalRelatedSelector) if kind == "gc-ttt-episodes" else (selector_class,)
+    names = [name for cls in classes for name in inspect.signature(cls).parameters]
+    accepted = list(dict.fromkeys(n for n in names if n not in ("dataset", "critic", "kwargs", *preset)))
     unknown = sorted(set(kwargs) - set(accepted))
     if unknown:
         raise ValueError(
