@@ -13,11 +13,18 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from stable_baselines3 import SAC
 
 from tests.policies.conftest import ACTION_SPACES, TINY, make_tiny, random_trajectories, step_params
-from tests.test_wrapper import TARGET_ACTION, PointGoalEnv, make_dataset, relevant_only, same, snapshot
-from ttt_gym import OPEX, OnTheFlyTraining, SfBC, TestTimeTraining
+from tests.test_wrapper import (
+    PointGoalEnv,
+    build,
+    check_adapts_a_copy_and_keeps_the_pretrained_weights,
+    make_dataset,
+    same,
+    snapshot,
+)
+from tests.trainers.test_trainers import CARTPOLE, SHORT, SHORT_DAGGER, TINY_GRU
+from ttt_gym import OPEX, OnTheFlyTraining, SfBC
 from ttt_gym.agents import AGENTS
 from ttt_gym.evaluation import evaluate_success
 from ttt_gym.policies import load_actor
@@ -27,8 +34,6 @@ from ttt_gym.trainers.data import collect_demonstrations
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (benchmarks/device_check.sh)")
 
 CUDA = torch.device("cuda")
-CARTPOLE = "ttt_gym/MaskedCartPole-v1"
-SHORT = {"max_episode_steps": 100}
 
 
 @pytest.fixture
@@ -102,77 +107,37 @@ def test_train_bc_on_cuda_lowers_the_loss_and_saves_a_cpu_loadable_actor(name: s
 
 
 def test_short_dagger_on_cuda_learns_position_only_cartpole() -> None:
-    gru = train_dagger(
-        CARTPOLE,
-        "gru",
-        total_timesteps=3000,
-        seed=0,
-        n_demo_episodes=8,
-        round_timesteps=500,
-        gradient_steps_per_step=0.1,
-        n_envs=8,
-        validation_episodes=8,
-        actor_kwargs={"hidden_dim": 32, "embed_dim": 32},
-        env_kwargs=SHORT,
-        device="cuda",
-        progress_bar=False,
-    )
+    gru = train_dagger(CARTPOLE, "gru", actor_kwargs=TINY_GRU, device="cuda", **SHORT_DAGGER)
     assert gru.device.type == "cuda"
     assert evaluate_success(gru, CARTPOLE, 20, seed=1000, env_kwargs=SHORT).mean_return >= 90.0
 
 
-def build_on(kind: str, device: str):
-    """``tests.test_wrapper.build``'s tiny model of ``kind``, on ``device``."""
-    env = PointGoalEnv()
-    if kind == "sac":
-        return SAC(
-            "MultiInputPolicy", env, policy_kwargs={"net_arch": [16]}, buffer_size=64, seed=0, device=device
-        ), env
-    return AGENTS[kind](env, hidden_dims=(16,), batch_size=16, device=device), env
-
-
-@pytest.mark.parametrize("kind", ["sac", "gcbc", "gciql"])
-def test_gc_ttt_adapts_a_cuda_copy_and_restores_the_cuda_weights(kind: str) -> None:
-    dataset = make_dataset()
-    model, env = build_on(kind, "cuda")
-    before = snapshot(model.policy)
-    assert all(value.device.type == "cuda" for value in before.values())
-    ttt = TestTimeTraining(model, dataset, selector=relevant_only(dataset), every=5, steps=20, lr=1e-2, batch_size=32)
+@pytest.mark.parametrize("kind", ["sac-dict", "gcbc", "gciql"])
+def test_gc_ttt_adapts_a_cuda_copy_and_keeps_the_cuda_weights(kind: str) -> None:
+    model, env = build(kind, device="cuda")
+    assert all(value.device.type == "cuda" for value in model.policy.state_dict().values())
+    ttt, _ = check_adapts_a_copy_and_keeps_the_pretrained_weights(kind, model, env, make_dataset())
     assert ttt.device.type == "cuda"
-    obs, _ = env.reset(seed=0)
-    for t in range(12):
-        action, _ = ttt.predict(obs, episode_start=np.array([t == 0]), deterministic=True)
-        assert env.action_space.contains(action.astype(np.float32))
-        obs, *_ = env.step(action)
-    assert ttt.stats.adaptation_errors == 0 and ttt.stats.adaptations == 3  # steps 0, 5 and 10
-    assert same(snapshot(model.policy), before), "the wrapped policy was modified"
-    probe = ttt.adapter.to_policy(np.array([[0.0, 0.0]]), np.array([[0.5, 0.0]], np.float32))
-    pretrained_action, _ = ttt.pretrained_policy.predict(probe, deterministic=True)
-    adapted_action, _ = ttt.adapted_policy(0).predict(probe, deterministic=True)
-    assert not np.allclose(pretrained_action, adapted_action, atol=1e-4)
-    if kind != "gciql":  # behaviour cloning on (1, 0) moves the action towards (1, 0); GC-IQL's loss is its own
-        assert np.linalg.norm(adapted_action - TARGET_ACTION) < np.linalg.norm(pretrained_action - TARGET_ACTION)
+
+
+def trained_gciql(device: str, steps: int):
+    """The same tiny GC-IQL (weights initialised on the CPU from its seed) trained ``steps`` steps on ``device``."""
+    agent = AGENTS["gciql"](PointGoalEnv(), make_dataset(), hidden_dims=(32, 32), batch_size=64, device=device)
+    return agent.learn(steps, progress_bar=False, log_interval=0)
 
 
 def test_gc_agents_train_the_same_weights_on_cuda_as_on_the_cpu() -> None:
-    trained = {}
-    for device in ("cpu", "cuda"):
-        agent = AGENTS["gciql"](PointGoalEnv(), make_dataset(), hidden_dims=(32, 32), batch_size=64, device=device)
-        trained[device] = agent.learn(50, progress_bar=False, log_interval=0)
-    for key, value in snapshot(trained["cpu"].policy).items():
-        torch.testing.assert_close(snapshot(trained["cuda"].policy)[key].cpu(), value, rtol=1e-3, atol=1e-4)
+    on_gpu = snapshot(trained_gciql("cuda", 50).policy)
+    for key, value in snapshot(trained_gciql("cpu", 50).policy).items():
+        torch.testing.assert_close(on_gpu[key].cpu(), value, rtol=1e-3, atol=1e-4)
 
 
 def test_test_time_methods_on_a_cuda_agent_match_the_cpu_and_keep_their_contracts() -> None:
-    agents = {}
-    for device in ("cpu", "cuda"):
-        agent = AGENTS["gciql"](PointGoalEnv(), make_dataset(), hidden_dims=(32, 32), batch_size=64, device=device)
-        agents[device] = agent.learn(100, progress_bar=False, log_interval=0)
-    gpu = agents["cuda"]
+    gpu = trained_gciql("cuda", 100)
     rng = np.random.default_rng(0)
     position = rng.uniform(-1, 1, (16, 2))
     obs = {"observation": position, "achieved_goal": position, "desired_goal": rng.uniform(-1, 1, (16, 2))}
-    expected, _ = OPEX(agents["cpu"], beta=0.05).predict(obs, deterministic=True)
+    expected, _ = OPEX(trained_gciql("cpu", 100), beta=0.05).predict(obs, deterministic=True)
     np.testing.assert_allclose(OPEX(gpu, beta=0.05).predict(obs, deterministic=True)[0], expected, atol=1e-3)
 
     samples, _ = SfBC(gpu, n_samples=8, seed=0).predict(obs, deterministic=True)

@@ -88,12 +88,12 @@ def relevant_only(dataset: GoalDataset):
 TINY = {"net_arch": [16]}
 
 
-def build(kind: str, env: gym.Env | None = None):
-    """A tiny untrained model of ``kind`` and its env."""
+def build(kind: str, env: gym.Env | None = None, device: str = "cpu"):
+    """A tiny untrained model of ``kind`` on ``device``, and its env."""
     flat = kind.endswith("flat")
     env = env if env is not None else PointGoalEnv(flat=flat)
     policy = "MlpPolicy" if flat else "MultiInputPolicy"
-    common = {"policy_kwargs": dict(TINY), "seed": 0, "device": "cpu"}  # SB3 writes into policy_kwargs
+    common = {"policy_kwargs": dict(TINY), "seed": 0, "device": device}  # SB3 writes into policy_kwargs
     off_policy = {"buffer_size": 64, "learning_starts": 0}
     if kind.startswith("ppo"):
         return PPO(policy, env, n_steps=16, batch_size=16, **common), env
@@ -105,7 +105,7 @@ def build(kind: str, env: gym.Env | None = None):
         return TD3(policy, env, **off_policy, **common), env
     if kind.startswith("ddpg"):
         return DDPG(policy, env, **off_policy, **common), env
-    return AGENTS[kind](env, hidden_dims=(16,), batch_size=16, device="cpu"), env
+    return AGENTS[kind](env, hidden_dims=(16,), batch_size=16, device=device), env
 
 
 def snapshot(policy) -> dict[str, torch.Tensor]:
@@ -124,9 +124,9 @@ KINDS = ["ppo-dict", "ppo-flat", "sac-dict", "sac-flat", "td3-flat", "ddpg-dict"
 BEHAVIOUR_CLONING = {"ppo-dict", "ppo-flat", "sac-dict", "sac-flat", "td3-flat", "ddpg-dict", "gcbc"}
 
 
-@pytest.mark.parametrize("kind", KINDS)
-def test_adapts_a_copy_and_restores_the_pretrained_weights(kind, dataset):
-    model, env = build(kind)
+def check_adapts_a_copy_and_keeps_the_pretrained_weights(kind: str, model, env: gym.Env, dataset: GoalDataset):
+    """Three adaptations in 12 steps leave the wrapped weights untouched and move the adapted copy's action (towards
+    the data's (1, 0) for behaviour cloning); returns the wrapper and the last observation."""
     before = snapshot(policy_of(model))
     ttt = TestTimeTraining(model, dataset, selector=relevant_only(dataset), every=5, steps=20, lr=1e-2, batch_size=32)
     obs, _ = env.reset(seed=0)
@@ -146,6 +146,13 @@ def test_adapts_a_copy_and_restores_the_pretrained_weights(kind, dataset):
     assert not np.allclose(pretrained_action, adapted_action, atol=1e-4)
     if kind in BEHAVIOUR_CLONING:
         assert np.linalg.norm(adapted_action - TARGET_ACTION) < np.linalg.norm(pretrained_action - TARGET_ACTION)
+    return ttt, obs
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_adapts_a_copy_and_restores_the_pretrained_weights(kind, dataset):
+    model, env = build(kind)
+    ttt, obs = check_adapts_a_copy_and_keeps_the_pretrained_weights(kind, model, env, dataset)
 
     # A new episode restores the pretrained weights before adapting again, from the same start.
     ttt.predict(obs, episode_start=np.array([True]), deterministic=True)
